@@ -1,0 +1,8 @@
+"""Pledges, payment attempts, the pledge flow and deadline settlement."""
+
+from django.apps import AppConfig
+
+
+class PledgesConfig(AppConfig):
+    name = "pledges"
+    verbose_name = "Pledges"

@@ -1,0 +1,63 @@
+"""Shared fixtures, and the rule that tests needing PostgreSQL or Redis never skip silently.
+
+Set REQUIRE_SERVICES=1 (CI does) to turn "service not available" skips into failures.
+"""
+
+import os
+
+import pytest
+from django.conf import settings
+
+from tests.factories import MemberFactory
+
+
+def _require_services():
+    return os.environ.get("REQUIRE_SERVICES", "").lower() in {"1", "true", "yes"}
+
+
+def service_unavailable(reason):
+    """Skip (locally) or fail (CI) a test whose service is missing."""
+    if _require_services():
+        pytest.fail(f"REQUIRE_SERVICES is set but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def redis_url():
+    return os.environ.get("REDIS_URL", "")
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("postgres") and settings.DATABASES["default"]["ENGINE"] != (
+        "django.db.backends.postgresql"
+    ):
+        service_unavailable("this test needs PostgreSQL: set DATABASE_URL=postgres://...")
+    if item.get_closest_marker("redis"):
+        url = redis_url()
+        if not url:
+            service_unavailable("this test needs Redis: set REDIS_URL=redis://...")
+        import redis
+
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+        except redis.RedisError as exc:
+            service_unavailable(f"Redis at {url} is not reachable ({exc})")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache():
+    # Rate limits live in the cache: each test starts with none spent.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def member(db):
+    return MemberFactory()
+
+
+@pytest.fixture
+def member_client(client, member):
+    client.force_login(member)
+    return client
