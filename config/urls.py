@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("members/", include("members.urls")),
+    path("", include("campaigns.urls")),
 ]
 
 if settings.DEBUG:

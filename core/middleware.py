@@ -41,3 +41,34 @@ class ContentSecurityPolicyMiddleware:
         if not request.path.startswith("/admin/"):
             response.headers.setdefault("Content-Security-Policy", self.policy)
         return response
+
+
+class DomainErrorMiddleware:
+    """The web's one mapping of domain errors: NotPermitted → 404, DomainError → message.
+
+    Views catch DomainError themselves where they can show it next to a form field; anything
+    that escapes becomes a flash message and a redirect back to the page the user came from.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.contrib import messages
+        from django.http import Http404, HttpResponseRedirect
+        from django.utils.http import url_has_allowed_host_and_scheme
+
+        from core.errors import DomainError, NotPermitted
+
+        if isinstance(exception, NotPermitted):
+            raise Http404(str(exception))
+        if isinstance(exception, DomainError) and not request.path.startswith("/api/"):
+            messages.error(request, exception.message)
+            back = request.META.get("HTTP_REFERER", "/")
+            if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+                back = "/"
+            return HttpResponseRedirect(back)
+        return None

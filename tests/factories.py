@@ -25,3 +25,93 @@ class MemberFactory(factory.django.DjangoModelFactory):
             EmailAddress.objects.create(
                 user=member, email=member.email, verified=True, primary=True
             )
+
+
+# --- campaigns ------------------------------------------------------------------------------
+import datetime as _dt  # noqa: E402
+
+from django.utils import timezone  # noqa: E402
+
+from campaigns.models import (  # noqa: E402
+    BudgetItem,
+    Campaign,
+    Category,
+    FundingModel,
+    RewardTier,
+    StretchGoal,
+)
+from pledges.models import Pledge  # noqa: E402
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    """A complete draft; use `live=True` (trait) for a launched campaign."""
+
+    class Meta:
+        model = Campaign
+
+    organizer = factory.SubFactory(MemberFactory)
+    title = factory.Sequence(lambda n: f"Community garden number {n}")
+    slug = factory.Sequence(lambda n: f"community-garden-{n}")
+    summary = "Raised beds and a tool shed for the whole street."
+    story = (
+        "We want to turn the empty lot on Elm Street into a garden where neighbours grow food "
+        "together. Your pledge buys soil, seeds and a shed."
+    )
+    story_html = factory.LazyAttribute(lambda o: f"<p>{o.story}</p>")
+    category = Category.FOOD
+    location = "Ghent"
+    goal_minor = 500_000
+    currency = "EUR"
+    funding_model = FundingModel.ALL_OR_NOTHING
+    duration_days = 30
+
+    class Params:
+        live = factory.Trait(
+            status=Campaign.Status.LIVE,
+            launched_at=factory.LazyFunction(lambda: timezone.now() - _dt.timedelta(days=2)),
+            deadline=factory.LazyFunction(lambda: timezone.now() + _dt.timedelta(days=28)),
+        )
+        in_review = factory.Trait(
+            status=Campaign.Status.IN_REVIEW, submitted_at=factory.LazyFunction(timezone.now)
+        )
+        approved = factory.Trait(status=Campaign.Status.APPROVED)
+
+
+class RewardTierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RewardTier
+
+    campaign = factory.SubFactory(CampaignFactory)
+    title = factory.Sequence(lambda n: f"Reward {n}")
+    description = "A thank-you card from the gardeners."
+    minimum_minor = 1_000
+
+
+class BudgetItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = BudgetItem
+
+    campaign = factory.SubFactory(CampaignFactory)
+    label = factory.Sequence(lambda n: f"Budget item {n}")
+    amount_minor = 50_000
+    required = True
+
+
+class StretchGoalFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StretchGoal
+
+    campaign = factory.SubFactory(CampaignFactory)
+    amount_minor = factory.Sequence(lambda n: 600_000 + n * 100_000)
+    description = "A rain-water tank."
+
+
+class PledgeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Pledge
+
+    campaign = factory.SubFactory(CampaignFactory, live=True)
+    supporter = factory.SubFactory(MemberFactory)
+    amount_minor = 2_500
+    currency = factory.LazyAttribute(lambda o: o.campaign.currency)
+    status = Pledge.Status.ACTIVE

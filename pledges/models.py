@@ -1,0 +1,107 @@
+"""Pledges: a supporter's promise to pay a campaign, backed by a saved card.
+
+Lifecycle (DESIGN.md): pending (SetupIntent created) → active (card saved, counts toward the
+total) → cancelled (by the supporter before the deadline) or, at the deadline, released
+(campaign failed/cancelled) or charging → collected; charging → action_required | retrying
+→ collected | dropped; collected → refunded | partially_refunded | disputed.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from core.money import CURRENCY_CHOICES
+
+
+class Pledge(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for card"
+        ACTIVE = "active", "Active"
+        CANCELLED = "cancelled", "Cancelled"
+        RELEASED = "released", "Released"
+        CHARGING = "charging", "Charging"
+        ACTION_REQUIRED = "action_required", "Action required"
+        RETRYING = "retrying", "Retrying"
+        COLLECTED = "collected", "Collected"
+        DROPPED = "dropped", "Dropped"
+        REFUNDED = "refunded", "Refunded"
+        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+        DISPUTED = "disputed", "Disputed"
+
+    TRANSITIONS = {
+        Status.PENDING: {Status.ACTIVE, Status.CANCELLED, Status.RELEASED},
+        Status.ACTIVE: {Status.CANCELLED, Status.RELEASED, Status.CHARGING},
+        Status.CHARGING: {Status.COLLECTED, Status.ACTION_REQUIRED, Status.RETRYING},
+        Status.ACTION_REQUIRED: {Status.COLLECTED, Status.RETRYING, Status.DROPPED},
+        Status.RETRYING: {Status.COLLECTED, Status.ACTION_REQUIRED, Status.DROPPED},
+        Status.COLLECTED: {Status.REFUNDED, Status.PARTIALLY_REFUNDED, Status.DISPUTED},
+        Status.PARTIALLY_REFUNDED: {Status.REFUNDED, Status.DISPUTED},
+    }
+    # Pledges that count toward a campaign's total, supporters and reward stock.
+    COUNTED_STATUSES = (
+        Status.ACTIVE,
+        Status.CHARGING,
+        Status.ACTION_REQUIRED,
+        Status.RETRYING,
+        Status.COLLECTED,
+    )
+    # A member holds at most one of these per campaign.
+    OPEN_STATUSES = (Status.PENDING, Status.ACTIVE)
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.PROTECT, related_name="pledges"
+    )
+    supporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="pledges"
+    )
+    reward = models.ForeignKey(
+        "campaigns.RewardTier",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="pledges",
+    )
+    amount_minor = models.PositiveBigIntegerField()
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    status = models.CharField(max_length=20, choices=Status, default=Status.PENDING)
+    public_name = models.CharField(max_length=80, blank=True)
+    anonymous = models.BooleanField(default=False)
+    message = models.CharField(max_length=280, blank=True)
+    idempotency_key = models.CharField(max_length=64, blank=True)
+    setup_intent_id = models.CharField(max_length=255, blank=True)
+    payment_method_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="pledge_amount_positive"),
+            models.UniqueConstraint(
+                fields=["campaign", "supporter"],
+                condition=Q(status__in=["pending", "active"]),
+                name="pledge_one_open_per_member",
+            ),
+            models.UniqueConstraint(
+                fields=["supporter", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="pledge_unique_idempotency_key",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "status"]),
+            models.Index(fields=["reward", "status"]),
+        ]
+
+    def __str__(self):
+        return f"Pledge {self.pk} to {self.campaign_id}"
+
+    @property
+    def display_name(self):
+        if self.anonymous:
+            return "Anonymous"
+        return self.public_name or self.supporter.display_name
