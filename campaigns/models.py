@@ -249,6 +249,17 @@ class RewardTier(models.Model):
     def __str__(self):
         return self.title
 
+    @property
+    def remaining(self):
+        """Units left; needs the `claimed` annotation (campaigns.selectors.rewards_with_stock)."""
+        if self.quantity_limit is None:
+            return None
+        return max(self.quantity_limit - getattr(self, "claimed", 0), 0)
+
+    @property
+    def is_sold_out(self):
+        return self.quantity_limit is not None and self.remaining == 0
+
 
 class BudgetItem(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="budget_items")
@@ -313,3 +324,13 @@ class Collaborator(models.Model):
 
     def __str__(self):
         return self.email
+
+
+class CampaignInReview(Campaign):
+    """The admin's review queue: the same rows as Campaign, its own admin page and permissions."""
+
+    class Meta:
+        proxy = True
+        ordering = ["submitted_at", "id"]
+        verbose_name = "campaign in review"
+        verbose_name_plural = "Review queue"

@@ -28,7 +28,7 @@ from campaigns.rendering import render_story
 from core.emails import send_templated_email
 from core.errors import DomainError, NotPermitted
 from core.models import record
-from core.money import format_money, validate_goal
+from core.money import exponent, format_money, validate_goal
 from core.transitions import transition
 
 Status = Campaign.Status
@@ -168,6 +168,7 @@ def validate_schedule(*, duration_days, end_date, today=None):
 def update_funding(campaign, *, by, goal_minor, currency, funding_model, duration_days, end_date):
     _require_editor(campaign, by)
     _require_terms_editable(campaign)
+    exponent(currency)  # raises DomainError for a currency we do not support
     validate_goal(goal_minor)
     validate_schedule(duration_days=duration_days, end_date=end_date)
     if currency != campaign.currency and (
@@ -528,4 +529,13 @@ def set_featured(campaign, *, by, featured):
     campaign.featured = featured
     campaign.save(update_fields=["featured", "updated_at"])
     record(campaign, action="featured" if featured else "unfeatured", by=by)
+    return campaign
+
+
+def set_allow_no_reward(campaign, *, by, allowed):
+    """Whether supporters may pledge without choosing a reward tier (an organizer's choice)."""
+    _require_editor(campaign, by)
+    _require_content_editable(campaign)
+    campaign.allow_no_reward = bool(allowed)
+    campaign.save(update_fields=["allow_no_reward", "updated_at"])
     return campaign

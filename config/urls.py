@@ -10,10 +10,13 @@ from core import views as core_views
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("robots.txt", core_views.robots_txt, name="robots_txt"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("members/", include("members.urls")),
+    path("payments/", include("payments.urls")),
     path("", include("campaigns.urls")),
+    path("", include("pledges.urls")),
 ]
 
 if settings.DEBUG:

@@ -15,32 +15,45 @@ class ContentSecurityPolicyMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
-        stripe = " ".join(
-            filter(None, {_origin(settings.STRIPE_JS_URL), _origin(settings.STRIPE_API_BASE)})
+        self._cached = (None, "")
+
+    def policy(self):
+        # Built from settings on use (cached per value) so test overrides of STRIPE_* apply.
+        key = (
+            settings.STRIPE_JS_URL,
+            settings.STRIPE_API_BASE,
+            tuple(settings.CONTENT_SECURITY_POLICY_EXTRA_ORIGINS),
         )
-        extra = " ".join(settings.CONTENT_SECURITY_POLICY_EXTRA_ORIGINS)
-        self.policy = "; ".join(
-            [
-                "default-src 'self'",
-                f"script-src 'self' {stripe} {extra}".strip(),
-                f"frame-src 'self' {stripe} {extra}".strip(),
-                f"connect-src 'self' {stripe} {extra}".strip(),
-                # Inline style attributes are allowed (progress bars); inline script is not.
-                "style-src 'self' 'unsafe-inline'",
-                "img-src 'self' data: blob:",
-                "font-src 'self'",
-                "object-src 'none'",
-                "base-uri 'self'",
-                "form-action 'self'",
-                "frame-ancestors 'none'",
-            ]
-        )
+        if self._cached[0] != key:
+            self._cached = (key, build_policy(*key))
+        return self._cached[1]
 
     def __call__(self, request):
         response = self.get_response(request)
         if not request.path.startswith("/admin/"):
-            response.headers.setdefault("Content-Security-Policy", self.policy)
+            response.headers.setdefault("Content-Security-Policy", self.policy())
         return response
+
+
+def build_policy(stripe_js_url, stripe_api_base, extra_origins):
+    stripe = " ".join(sorted(filter(None, {_origin(stripe_js_url), _origin(stripe_api_base)})))
+    extra = " ".join(extra_origins)
+    return "; ".join(
+        [
+            "default-src 'self'",
+            f"script-src 'self' {stripe} {extra}".strip(),
+            f"frame-src 'self' {stripe} {extra}".strip(),
+            f"connect-src 'self' {stripe} {extra}".strip(),
+            # Inline style attributes are allowed (progress bars); inline script is not.
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data: blob:",
+            "font-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
 
 
 class DomainErrorMiddleware:

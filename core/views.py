@@ -1,15 +1,20 @@
-"""Site-wide pages: home, health endpoint, and the styled error pages."""
+"""Site-wide pages: home, robots.txt, health endpoint, and the styled error pages."""
 
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from campaigns import selectors
 from core.health import run_checks
 
 
 def home(request):
-    return render(request, "home.html")
+    featured = list(selectors.featured_campaigns())
+    # A featured campaign is not repeated in the "ending soon" row below it.
+    shown = {campaign.pk for campaign in featured}
+    ending_soon = [c for c in selectors.ending_soon(limit=6 + len(featured)) if c.pk not in shown]
+    return render(request, "home.html", {"featured": featured, "ending_soon": ending_soon[:6]})
 
 
 @never_cache
@@ -17,6 +22,11 @@ def home(request):
 def healthz(request):
     results, healthy = run_checks()
     return JsonResponse(results, status=200 if healthy else 503)
+
+
+@require_GET
+def robots_txt(request):
+    return HttpResponse("User-agent: *\nAllow: /\n", content_type="text/plain")
 
 
 def page_not_found(request, exception=None):

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 
+from campaigns.selectors import organized_by
 from members.forms import ProfileForm
 from members.models import Member
 from members.services import update_profile
@@ -11,7 +12,8 @@ from members.services import update_profile
 
 def profile(request, pk):
     member = get_object_or_404(Member, pk=pk, is_active=True)
-    return render(request, "members/profile.html", {"member": member})
+    organized = list(organized_by(member, request.user))
+    return render(request, "members/profile.html", {"member": member, "organized": organized})
 
 
 @login_required

@@ -101,7 +101,56 @@ class Pledge(models.Model):
         return f"Pledge {self.pk} to {self.campaign_id}"
 
     @property
+    def charge_promise(self):
+        """The funding model in plain words, for the confirmation page and email."""
+        from django.utils.dateformat import format as format_date
+        from django.utils.timezone import localtime
+
+        from core.money import format_money
+
+        amount = format_money(self.amount_minor, self.currency)
+        campaign = self.campaign
+        when = (
+            format_date(localtime(campaign.deadline), "j F Y")
+            if campaign.deadline
+            else "the deadline"
+        )
+        if campaign.is_all_or_nothing:
+            goal = format_money(campaign.goal_minor, campaign.currency, whole=True)
+            return (
+                f"You will be charged {amount} on {when} only if the campaign reaches its goal "
+                f"of {goal}. If it does not, you pay nothing."
+            )
+        return (
+            f"You will be charged {amount} on {when}, when the campaign ends, whatever its total."
+        )
+
+    @property
+    def can_change(self):
+        return self.status == self.Status.ACTIVE and self.campaign.is_live
+
+    @property
     def display_name(self):
         if self.anonymous:
             return "Anonymous"
         return self.public_name or self.supporter.display_name
+
+
+class PledgeFailure(models.Model):
+    """A refused or failed pledge attempt, kept for admins watching for card testing."""
+
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.reason

@@ -1,13 +1,305 @@
-"""Every write to pledges. The pledge flow itself (cards, SetupIntents) builds on these."""
+"""Every write to pledges: start (card set-up), activate, change, update card, cancel, release.
 
+Money rules: amounts are integer minor units in the campaign's currency; a member holds one
+open pledge per campaign; a limited reward never oversells (its row is locked while a pledge
+claims it); nothing is accepted or changed after the deadline. Calls to the payment provider
+happen outside database locks: we write our row, commit, call, then record the result.
+"""
+
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from campaigns.models import Campaign, RewardTier
+from core.emails import send_templated_email
+from core.errors import DomainError, NotPermitted
+from core.models import record
+from core.money import format_money
 from core.transitions import transition
+from pledges import throttle
 from pledges.models import Pledge
+
+logger = logging.getLogger(__name__)
+Status = Pledge.Status
+
+
+# --- validation -----------------------------------------------------------------------------
+def _require_open_campaign(campaign, now=None):
+    now = now or timezone.now()
+    if campaign.status != Campaign.Status.LIVE or campaign.deadline is None:
+        raise DomainError("This campaign is not taking pledges.")
+    if campaign.deadline <= now:
+        raise DomainError("This campaign has ended; pledges are closed.")
+
+
+def validate_pledge_terms(campaign, *, supporter, amount_minor, reward, currency=None):
+    """Raise DomainError (with the offending field) unless these pledge terms are acceptable."""
+    _require_open_campaign(campaign)
+    if campaign.organizer_id == supporter.pk:
+        raise DomainError("Organizers cannot pledge to their own campaign.")
+    if currency is not None and currency != campaign.currency:
+        raise DomainError(f"This campaign collects {campaign.currency}.", field="currency")
+    if amount_minor <= 0:
+        raise DomainError("Enter an amount above zero.", field="amount")
+    if amount_minor < settings.MIN_PLEDGE_MINOR:
+        minimum = format_money(settings.MIN_PLEDGE_MINOR, campaign.currency)
+        raise DomainError(f"The smallest pledge is {minimum}.", field="amount")
+    if amount_minor > settings.MAX_PLEDGE_MINOR:
+        maximum = format_money(settings.MAX_PLEDGE_MINOR, campaign.currency)
+        raise DomainError(f"The largest pledge is {maximum}.", field="amount")
+    if reward is None:
+        if not campaign.allow_no_reward:
+            raise DomainError("Choose a reward.", field="reward")
+    else:
+        if reward.campaign_id != campaign.pk:
+            raise DomainError("That reward is not part of this campaign.", field="reward")
+        if amount_minor < reward.minimum_minor:
+            minimum = format_money(reward.minimum_minor, campaign.currency)
+            raise DomainError(
+                f"“{reward.title}” needs a pledge of at least {minimum}.", field="amount"
+            )
+
+
+def _claimed(reward, exclude=None):
+    pledges = reward.pledges.filter(status__in=Pledge.COUNTED_STATUSES)
+    if exclude is not None:
+        pledges = pledges.exclude(pk=exclude.pk)
+    return pledges.aggregate(n=Count("id"))["n"]
+
+
+def _claim_reward(reward, pledge):
+    """Lock a limited reward and check one more unit is left (call inside a transaction)."""
+    if reward is None or reward.quantity_limit is None:
+        return
+    locked = RewardTier.objects.select_for_update().get(pk=reward.pk)
+    if _claimed(locked, exclude=pledge) >= locked.quantity_limit:
+        raise DomainError(f"“{locked.title}” has sold out.", field="reward")
+
+
+# --- the pledge flow ------------------------------------------------------------------------
+def start_pledge(
+    campaign,
+    *,
+    supporter,
+    amount_minor,
+    reward=None,
+    public_name="",
+    anonymous=False,
+    message="",
+    idempotency_key="",
+    ip="",
+    gateway=None,
+):
+    """Create a pending pledge and a SetupIntent for the card form.
+
+    Returns the pledge; its `setup_intent_id` holds the SetupIntent and `client_secret` is
+    set on the returned object for the page. The same idempotency_key returns the same pledge.
+    """
+    from payments.gateway import PaymentError, get_gateway
+    from payments.services import ensure_customer
+
+    gateway = gateway or get_gateway()
+    if idempotency_key:  # a retried request (double click, network retry) gets the same pledge
+        existing = Pledge.objects.filter(
+            supporter=supporter, idempotency_key=idempotency_key
+        ).first()
+        if existing is not None:
+            return _with_client_secret(existing, gateway)
+    throttle.check(member=supporter, ip=ip)
+    if Pledge.objects.filter(campaign=campaign, supporter=supporter, status=Status.ACTIVE).exists():
+        raise DomainError("You already support this campaign; change your pledge instead.")
+    try:
+        validate_pledge_terms(
+            campaign, supporter=supporter, amount_minor=amount_minor, reward=reward
+        )
+        limited = reward is not None and reward.quantity_limit is not None
+        if limited and _claimed(reward) >= reward.quantity_limit:
+            raise DomainError(f"“{reward.title}” has sold out.", field="reward")
+    except DomainError as error:
+        throttle.record_failure(member=supporter, ip=ip, campaign=campaign, reason=error.message)
+        raise
+
+    with transaction.atomic():
+        # An abandoned earlier attempt (pending) is replaced rather than duplicated.
+        for stale in Pledge.objects.select_for_update().filter(
+            campaign=campaign, supporter=supporter, status=Status.PENDING
+        ):
+            transition(stale, Status.CANCELLED, by=supporter, note="Replaced by a new attempt.")
+        try:
+            pledge = Pledge.objects.create(
+                campaign=campaign,
+                supporter=supporter,
+                reward=reward,
+                amount_minor=amount_minor,
+                currency=campaign.currency,
+                public_name=public_name.strip(),
+                anonymous=anonymous,
+                message=message.strip(),
+                idempotency_key=idempotency_key,
+            )
+        except IntegrityError:
+            raise DomainError("You already have a pledge in progress for this campaign.") from None
+        record(pledge, action="created", by=supporter, to_status=pledge.status)
+
+    try:
+        customer_id = ensure_customer(supporter, gateway=gateway).customer_id
+        intent = gateway.create_setup_intent(
+            customer_id, metadata={"pledge_id": str(pledge.pk), "purpose": "pledge"}
+        )
+    except PaymentError as error:
+        transition(
+            pledge, Status.CANCELLED, by=supporter, note=f"Card set-up failed: {error.message}"
+        )
+        throttle.record_failure(member=supporter, ip=ip, campaign=campaign, reason=error.message)
+        raise
+    Pledge.objects.filter(pk=pledge.pk).update(setup_intent_id=intent.id)
+    pledge.setup_intent_id = intent.id
+    pledge.client_secret = intent.client_secret
+    return pledge
+
+
+def _with_client_secret(pledge, gateway):
+    pledge.client_secret = None
+    if pledge.status == Status.PENDING and pledge.setup_intent_id:
+        pledge.client_secret = gateway.retrieve_setup_intent(pledge.setup_intent_id).client_secret
+    return pledge
+
+
+def confirm_card(pledge, *, setup_intent_id=None, by=None, gateway=None):
+    """The card form (or the webhook) says the SetupIntent succeeded: check it and activate.
+
+    Safe to call any number of times and from both paths; whoever comes second is a no-op.
+    Also used after "update card": the new card replaces the old one on an active pledge.
+    """
+    from payments.gateway import get_gateway
+
+    gateway = gateway or get_gateway()
+    setup_intent_id = setup_intent_id or pledge.setup_intent_id
+    if setup_intent_id != pledge.setup_intent_id:
+        raise DomainError("That card confirmation does not belong to this pledge.")
+    intent = gateway.retrieve_setup_intent(setup_intent_id)
+    if intent.status != "succeeded" or not intent.payment_method_id:
+        raise DomainError("Your card has not been confirmed yet. Please try again.")
+    from payments.services import ensure_customer
+
+    customer_id = ensure_customer(pledge.supporter, gateway=gateway).customer_id
+    card = gateway.attach_payment_method(intent.payment_method_id, customer_id)
+    return activate_pledge(pledge, payment_method_id=card.id, by=by)
+
+
+def activate_pledge(pledge, *, payment_method_id, by=None, now=None):
+    """Database half of activation: lock, check deadline and reward stock, go active."""
+    now = now or timezone.now()
+    refusal = None
+    with transaction.atomic():
+        locked = (
+            Pledge.objects.select_for_update(of=("self",))
+            .select_related("campaign", "reward")
+            .get(pk=pledge.pk)
+        )
+        if locked.status == Status.ACTIVE:
+            if locked.payment_method_id != payment_method_id:  # a card update
+                locked.payment_method_id = payment_method_id
+                locked.save(update_fields=["payment_method_id", "updated_at"])
+                record(locked, action="card_updated", by=by)
+            return locked
+        if locked.status != Status.PENDING:
+            raise DomainError("This pledge can no longer be activated.")
+        try:
+            _require_open_campaign(locked.campaign, now)
+            _claim_reward(locked.reward, locked)
+        except DomainError as error:
+            refusal = error
+        else:
+            active = transition(
+                locked,
+                Status.ACTIVE,
+                by=by,
+                updates={"payment_method_id": payment_method_id, "activated_at": now},
+                after_commit=[_send_confirmation],
+            )
+    if refusal is not None:
+        # Outside the claim's transaction: the refusal itself must be kept.
+        transition(pledge, Status.CANCELLED, by=by, note=refusal.message)
+        raise refusal
+    pledge.__dict__.update(status=active.status, payment_method_id=payment_method_id)
+    return active
+
+
+def _send_confirmation(pledge):
+    send_templated_email(
+        pledge.supporter.email, "pledge_confirmed", {"pledge": pledge, "campaign": pledge.campaign}
+    )
+
+
+def change_pledge(pledge, *, by, amount_minor, reward):
+    """Change the amount or reward of an active pledge (before the deadline)."""
+    if pledge.supporter_id != by.pk:
+        raise NotPermitted("This is not your pledge.")
+    with transaction.atomic():
+        locked = (
+            Pledge.objects.select_for_update(of=("self",))
+            .select_related("campaign")
+            .get(pk=pledge.pk)
+        )
+        if locked.status != Status.ACTIVE:
+            raise DomainError("Only an active pledge can be changed.")
+        validate_pledge_terms(
+            locked.campaign, supporter=by, amount_minor=amount_minor, reward=reward
+        )
+        if reward is not None and reward.pk != locked.reward_id:
+            _claim_reward(reward, locked)
+        note = (
+            f"{format_money(locked.amount_minor, locked.currency)} → "
+            f"{format_money(amount_minor, locked.currency)}; reward {locked.reward_id} → "
+            f"{reward.pk if reward else None}"
+        )
+        locked.amount_minor = amount_minor
+        locked.reward = reward
+        locked.save(update_fields=["amount_minor", "reward", "updated_at"])
+        record(locked, action="changed", by=by, note=note)
+    return locked
+
+
+def start_card_update(pledge, *, by, gateway=None):
+    """A new SetupIntent for an active pledge; confirm_card swaps the card when it succeeds."""
+    from payments.gateway import get_gateway
+    from payments.services import ensure_customer
+
+    if pledge.supporter_id != by.pk:
+        raise NotPermitted("This is not your pledge.")
+    if pledge.status != Status.ACTIVE:
+        raise DomainError("Only an active pledge's card can be updated.")
+    _require_open_campaign(pledge.campaign)
+    gateway = gateway or get_gateway()
+    intent = gateway.create_setup_intent(
+        ensure_customer(by, gateway=gateway).customer_id,
+        metadata={"pledge_id": str(pledge.pk), "purpose": "card_update"},
+    )
+    Pledge.objects.filter(pk=pledge.pk).update(setup_intent_id=intent.id)
+    pledge.setup_intent_id = intent.id
+    pledge.client_secret = intent.client_secret
+    return pledge
+
+
+def cancel_pledge(pledge, *, by):
+    if pledge.supporter_id != by.pk:
+        raise NotPermitted("This is not your pledge.")
+
+    def before_deadline(locked):
+        if locked.campaign.deadline and locked.campaign.deadline <= timezone.now():
+            raise DomainError("The campaign has ended; pledges can no longer change.")
+
+    return transition(pledge, Status.CANCELLED, by=by, guard=before_deadline)
 
 
 def release_pledges_for(campaign, *, by=None):
     """The campaign will not charge: open pledges are released and their cards never charged."""
     released = 0
     for pledge in Pledge.objects.filter(campaign=campaign, status__in=Pledge.OPEN_STATUSES):
-        transition(pledge, Pledge.Status.RELEASED, by=by, note="Campaign cancelled or not funded.")
+        transition(pledge, Status.RELEASED, by=by, note="Campaign cancelled or not funded.")
         released += 1
     return released

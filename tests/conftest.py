@@ -10,6 +10,9 @@ from django.conf import settings
 
 from tests.factories import MemberFactory
 
+# Stripe fixtures (localstripe, signed webhooks, eager Celery) for every test directory.
+pytest_plugins = ["tests.stripe_fixtures"]
+
 
 def _require_services():
     return os.environ.get("REQUIRE_SERVICES", "").lower() in {"1", "true", "yes"}
@@ -41,6 +44,11 @@ def pytest_runtest_setup(item):
             redis.Redis.from_url(url, socket_connect_timeout=2).ping()
         except redis.RedisError as exc:
             service_unavailable(f"Redis at {url} is not reachable ({exc})")
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

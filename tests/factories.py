@@ -115,3 +115,6 @@ class PledgeFactory(factory.django.DjangoModelFactory):
     amount_minor = 2_500
     currency = factory.LazyAttribute(lambda o: o.campaign.currency)
     status = Pledge.Status.ACTIVE
+    activated_at = factory.LazyAttribute(
+        lambda o: timezone.now() if o.status in Pledge.COUNTED_STATUSES else None
+    )

@@ -1,0 +1,102 @@
+"""Template filters for showing campaigns to the public: time left, funding-model sentence, bars.
+
+Used by the campaign page, the campaign cards (Discover, home, profiles) and the preview.
+"""
+
+from django import template
+from django.utils import timezone
+
+from core.money import format_money
+
+register = template.Library()
+
+
+def _plural(count, word):
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _date(value, now=None):
+    """`12 March`, with the year when it is not this year's."""
+    now = now or timezone.now()
+    local = timezone.localtime(value)
+    text = f"{local.day} {local:%B}"
+    if local.year != timezone.localtime(now).year:
+        text += f" {local.year}"
+    return text
+
+
+@register.filter
+def time_left(campaign, now=None):
+    """ "12 days left", "5 hours left", "8 minutes left", "Ended", or "" before launch."""
+    if campaign.deadline is None:
+        return ""
+    now = now or timezone.now()
+    seconds = (campaign.deadline - now).total_seconds()
+    if seconds <= 0:
+        return "Ended"
+    if seconds >= 86_400:
+        return f"{_plural(int(seconds // 86_400), 'day')} left"
+    if seconds >= 3_600:
+        return f"{_plural(int(seconds // 3_600), 'hour')} left"
+    return f"{_plural(max(1, int(seconds // 60)), 'minute')} left"
+
+
+@register.filter
+def deadline_date(campaign):
+    return _date(campaign.deadline) if campaign.deadline else ""
+
+
+@register.filter
+def funding_sentence(campaign, now=None):
+    """The funding model in plain words, with the goal and the deadline."""
+    goal = format_money(campaign.goal_minor, campaign.currency, whole=True)
+    now = now or timezone.now()
+    if campaign.deadline:
+        when = _date(campaign.deadline, now)
+        ended = campaign.deadline <= now
+    else:
+        days = campaign.duration_days
+        when = _plural(days, "day") + " after launch" if days else "the deadline"
+        if campaign.end_date:
+            when = f"{campaign.end_date.day} {campaign.end_date:%B %Y}"
+        ended = False
+    if campaign.is_all_or_nothing:
+        if ended:
+            return (
+                f"All or nothing: supporters are only charged if this campaign reached {goal} "
+                f"by {when}."
+            )
+        return f"All or nothing: you are only charged if this campaign reaches {goal} by {when}."
+    if ended:
+        return f"Flexible: supporters are charged at the deadline, {when}, whatever the total."
+    return f"Flexible: you will be charged at the deadline, {when}, whatever the total."
+
+
+@register.filter
+def percent_funded(campaign):
+    """Whole percent of the goal pledged (may exceed 100)."""
+    goal = campaign.goal_minor
+    if not goal:
+        return 0
+    return int((getattr(campaign, "pledged_minor", 0) or 0) * 100 // goal)
+
+
+@register.filter
+def bar_width(percent):
+    """A percentage clamped to 0–100, for a progress bar's width."""
+    try:
+        return max(0, min(100, int(percent)))
+    except (TypeError, ValueError):
+        return 0
+
+
+@register.filter
+def countdown(campaign, now=None):
+    """time_left split for big-number display: {"value": "12", "label": "days left"}."""
+    text = time_left(campaign, now)
+    if not text:
+        return {"value": "—", "label": "not launched"}
+    if text == "Ended":
+        return {"value": "Ended", "label": deadline_date(campaign)}
+    value, label = text.split(" ", 1)
+    return {"value": value, "label": label}

@@ -1,0 +1,206 @@
+"""The payment gateway interface: plain dataclasses, domain errors and `get_gateway()`.
+
+Every other app talks to the payment provider through this module only; it never imports
+`stripe` (the Stripe implementation lives in `payments.stripe_gateway`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any, Protocol, runtime_checkable
+
+from django.conf import settings
+
+from core.errors import DomainError
+
+# Stripe's default: a signed webhook older than this many seconds is refused (replay defence).
+WEBHOOK_TOLERANCE_SECONDS = 300
+
+
+# --- Errors ------------------------------------------------------------------------------------
+
+
+class PaymentError(DomainError):
+    """Base of every error the gateway raises; `message` is safe to show to the member."""
+
+
+class PaymentDeclined(PaymentError):
+    """The card was declined (e.g. when saving it). `decline_code` is the issuer's reason."""
+
+    def __init__(self, message="Your card was declined.", *, decline_code="", detail=""):
+        super().__init__(message)
+        self.decline_code = decline_code or ""
+        self.detail = detail
+
+
+class PaymentProviderError(PaymentError):
+    """The provider refused the request or could not be reached.
+
+    `retryable` is true for network errors, rate limits and provider-side 5xx errors: the same
+    call with the same idempotency key may be tried again later. `detail` is for logs/admins.
+    """
+
+    def __init__(
+        self,
+        message="The payment provider could not handle the request. Please try again later.",
+        *,
+        retryable=False,
+        code="",
+        detail="",
+    ):
+        super().__init__(message)
+        self.retryable = retryable
+        self.code = code or ""
+        self.detail = detail
+
+
+class InvalidWebhook(PaymentError):
+    """A webhook delivery whose signature, timestamp or body cannot be trusted."""
+
+
+# --- Values ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Customer:
+    id: str
+    email: str = ""
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class SetupIntent:
+    id: str
+    client_secret: str
+    status: str  # Stripe's: requires_payment_method, requires_action, succeeded, canceled, ...
+    payment_method_id: str | None = None
+    customer_id: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PaymentMethod:
+    """A saved card. Use the returned `id`: Stripe's test ids (`pm_card_visa`) become new ones."""
+
+    id: str
+    customer_id: str | None = None
+    brand: str = ""
+    last4: str = ""
+    exp_month: int | None = None
+    exp_year: int | None = None
+
+
+class ChargeStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    # Needs the member on-session (3-D Secure): show the payment page with `client_secret`.
+    REQUIRES_ACTION = "requires_action"
+    FAILED = "failed"
+    # Not final (rare for cards): settle it later with `retrieve_payment` or a webhook.
+    PROCESSING = "processing"
+
+
+@dataclass(frozen=True)
+class Charge:
+    """The outcome of an off-session PaymentIntent.
+
+    `id` is the PaymentIntent id (None only if the provider never told us one); `charge_id`
+    the underlying charge, if one was made; `decline_code` the issuer's reason when FAILED;
+    `client_secret` lets the member complete REQUIRES_ACTION on-session.
+    """
+
+    id: str | None
+    status: ChargeStatus
+    decline_code: str = ""
+    charge_id: str | None = None
+    client_secret: str | None = None
+    failure_message: str = ""
+
+
+@dataclass(frozen=True)
+class Refund:
+    id: str
+    status: str  # succeeded, pending, requires_action, failed, canceled
+    amount_minor: int
+    charge_id: str | None = None
+    payment_intent_id: str | None = None
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A verified provider event. `data_object` is the event's `data.object` as a plain dict."""
+
+    id: str
+    type: str
+    created: datetime
+    data_object: dict[str, Any]
+    payload: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+# --- Interface ---------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class PaymentGateway(Protocol):
+    """What the platform needs from a payment provider. Every method may raise PaymentError."""
+
+    def create_customer(self, email: str, name: str, member_id: int | str) -> Customer: ...
+
+    def delete_customer(self, customer_id: str) -> None: ...
+
+    def create_setup_intent(
+        self, customer_id: str, metadata: dict[str, str] | None = None
+    ) -> SetupIntent: ...
+
+    def retrieve_setup_intent(self, setup_intent_id: str) -> SetupIntent: ...
+
+    def attach_payment_method(self, payment_method_id: str, customer_id: str) -> PaymentMethod:
+        """Attach a card to a customer; a no-op when it already is (as after a SetupIntent)."""
+        ...
+
+    def detach_payment_method(self, payment_method_id: str) -> PaymentMethod:
+        """Detach a card; a no-op when it is not attached."""
+        ...
+
+    def charge_saved_card(
+        self,
+        customer_id: str,
+        payment_method_id: str,
+        amount_minor: int,
+        currency: str,
+        idempotency_key: str,
+        metadata: dict[str, str] | None = None,
+    ) -> Charge:
+        """Charge a saved card off-session. Declines and 3-D Secure are outcomes, not errors."""
+        ...
+
+    def retrieve_payment(self, payment_intent_id: str) -> Charge: ...
+
+    def refund(
+        self,
+        charge_or_payment_intent_id: str,
+        amount_minor: int | None,
+        idempotency_key: str,
+    ) -> Refund:
+        """Refund a charge (`ch_…`) or PaymentIntent (`pi_…`); amount None refunds in full."""
+        ...
+
+    def verify_webhook(self, payload: bytes, signature_header: str) -> WebhookEvent:
+        """Check the Stripe-Signature header and parse the event; raises InvalidWebhook."""
+        ...
+
+
+def get_gateway() -> PaymentGateway:
+    """The gateway configured by the STRIPE_* settings (one client per configuration)."""
+    return _gateway_for(
+        settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, settings.STRIPE_WEBHOOK_SECRET
+    )
+
+
+@lru_cache(maxsize=8)
+def _gateway_for(secret_key: str, api_base: str, webhook_secret: str) -> PaymentGateway:
+    from payments.stripe_gateway import StripeGateway
+
+    return StripeGateway(secret_key=secret_key, api_base=api_base, webhook_secret=webhook_secret)

@@ -1,0 +1,65 @@
+"""Pledges and refused pledge attempts in the Django admin: read-only, services make changes."""
+
+from django.contrib import admin
+
+from core.money import format_money
+from pledges.models import Pledge, PledgeFailure
+
+
+@admin.register(Pledge)
+class PledgeAdmin(admin.ModelAdmin):
+    list_display = ["campaign", "supporter", "amount", "status", "reward", "created_at"]
+    list_filter = ["status", "currency"]
+    search_fields = ["supporter__email", "supporter__display_name", "campaign__title"]
+    list_select_related = ["campaign", "supporter", "reward"]
+    date_hierarchy = "created_at"
+    fields = [
+        "public_id",
+        "campaign",
+        "supporter",
+        "reward",
+        "amount",
+        "status",
+        "public_name",
+        "anonymous",
+        "message",
+        "setup_intent_id",
+        "payment_method_id",
+        "created_at",
+        "activated_at",
+        "updated_at",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Amount", ordering="amount_minor")
+    def amount(self, pledge):
+        return format_money(pledge.amount_minor, pledge.currency)
+
+
+@admin.register(PledgeFailure)
+class PledgeFailureAdmin(admin.ModelAdmin):
+    """Refused or failed pledge attempts, to spot card testing (many failures from one IP)."""
+
+    list_display = ["created_at", "member", "ip", "campaign", "reason"]
+    list_filter = ["created_at"]
+    search_fields = ["ip", "member__email", "reason"]
+    list_select_related = ["member", "campaign"]
+    readonly_fields = list_display
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

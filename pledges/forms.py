@@ -1,0 +1,103 @@
+"""Pledge forms: choose a reward and an amount (major units in, minor units out)."""
+
+import uuid
+
+from django import forms
+
+from core.errors import DomainError
+from core.money import currency_symbol, to_minor
+
+QUICK_PICKS = (5, 10, 25, 50)
+
+
+class AmountField(forms.CharField):
+    """An amount in the campaign's currency, e.g. "10" or "12.50", cleaned to minor units."""
+
+    def __init__(self, *, currency, **kwargs):
+        self.currency = currency
+        kwargs.setdefault(
+            "widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
+        )
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value in (None, ""):
+            return None
+        try:
+            return to_minor(
+                value.replace(",", ".").replace(currency_symbol(self.currency), ""), self.currency
+            )
+        except DomainError as error:
+            raise forms.ValidationError(error.message) from None
+
+
+class PledgeForm(forms.Form):
+    reward = forms.ChoiceField(
+        widget=forms.RadioSelect,
+        label="Reward",
+        error_messages={"invalid_choice": "Choose one of this campaign's rewards."},
+    )
+    amount = forms.CharField()  # replaced per campaign in __init__
+    public_name = forms.CharField(
+        max_length=80,
+        required=False,
+        label="Name shown with your pledge",
+        help_text="Leave empty to use your display name.",
+    )
+    anonymous = forms.BooleanField(required=False, label="Pledge anonymously")
+    message = forms.CharField(
+        max_length=280,
+        required=False,
+        label="A message for the campaign (public)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, campaign, rewards, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.campaign = campaign
+        self.rewards = {str(r.pk): r for r in rewards}
+        choices = [(str(r.pk), r.title) for r in rewards]
+        if campaign.allow_no_reward:
+            choices.insert(0, ("", "No reward, I just want to help"))
+        self.fields["reward"].choices = choices
+        self.fields["reward"].required = not campaign.allow_no_reward
+        self.fields["amount"] = AmountField(
+            currency=campaign.currency,
+            label=f"Amount ({currency_symbol(campaign.currency)})",
+        )
+        if not self.is_bound:
+            self.initial.setdefault("idempotency_key", uuid.uuid4().hex)
+
+    def clean_reward(self):
+        value = self.cleaned_data.get("reward") or ""
+        if value and value not in self.rewards:
+            raise forms.ValidationError("Choose one of this campaign's rewards.")
+        return self.rewards.get(value)
+
+
+class ChangePledgeForm(forms.Form):
+    reward = forms.ChoiceField(
+        widget=forms.RadioSelect,
+        label="Reward",
+        required=False,
+        error_messages={"invalid_choice": "Choose one of this campaign's rewards."},
+    )
+
+    def __init__(self, *args, campaign, rewards, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rewards = {str(r.pk): r for r in rewards}
+        choices = [(str(r.pk), r.title) for r in rewards]
+        if campaign.allow_no_reward:
+            choices.insert(0, ("", "No reward"))
+        self.fields["reward"].choices = choices
+        self.fields["amount"] = AmountField(
+            currency=campaign.currency, label=f"Amount ({currency_symbol(campaign.currency)})"
+        )
+
+    def clean_reward(self):
+        value = self.cleaned_data.get("reward") or ""
+        if value and value not in self.rewards:
+            raise forms.ValidationError("Choose one of this campaign's rewards.")
+        return self.rewards.get(value)

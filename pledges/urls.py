@@ -1,0 +1,19 @@
+"""Pledge pages: /c/<slug>/pledge/ starts one; /pledges/... manages them."""
+
+from django.urls import path
+
+from pledges import api, views
+
+app_name = "pledges"
+urlpatterns = [
+    path("c/<slug:slug>/pledge/", views.new, name="new"),
+    path("pledges/", views.mine, name="mine"),
+    path("pledges/<uuid:public_id>/", views.detail, name="detail"),
+    path("pledges/<uuid:public_id>/card/", views.card, name="card"),
+    path("pledges/<uuid:public_id>/confirm/", views.confirm, name="confirm"),
+    path("pledges/<uuid:public_id>/card/update/", views.update_card, name="update_card"),
+    path("pledges/<uuid:public_id>/cancel/", views.cancel, name="cancel"),
+    path("api/pledges/", api.pledges, name="api_list"),
+    path("api/pledges/<uuid:public_id>/", api.detail, name="api_detail"),
+    path("api/pledges/<uuid:public_id>/confirm/", api.confirm, name="api_confirm"),
+]

@@ -1,0 +1,72 @@
+"""Stripe events the pledges app reacts to (registered with payments.webhooks on start-up).
+
+Handlers run inside the webhook event's transaction: they only read and write our database
+and leave provider calls to a task scheduled after commit.
+"""
+
+import logging
+
+from django.db import transaction
+
+from core.emails import send_templated_email
+from core.models import record
+from payments.webhooks import register
+from pledges import throttle
+from pledges.models import Pledge
+
+logger = logging.getLogger(__name__)
+
+
+def pledge_for_setup_intent(setup_intent):
+    """The pledge a SetupIntent event is about: by our metadata first, then by its id."""
+    pledges = Pledge.objects.select_related("supporter", "campaign")
+    pledge_id = str((setup_intent.get("metadata") or {}).get("pledge_id", ""))
+    if pledge_id.isdigit():
+        pledge = pledges.filter(pk=int(pledge_id)).first()
+        if pledge is not None:
+            return pledge
+    return pledges.filter(setup_intent_id=setup_intent.get("id", "")).first()
+
+
+@register("setup_intent.succeeded")
+def setup_intent_succeeded(event):
+    """Activate the pledge (or swap its card) even if the supporter closed the page."""
+    intent = event.data_object
+    pledge = pledge_for_setup_intent(intent)
+    if pledge is None or pledge.setup_intent_id != intent.get("id"):
+        return  # not ours, or an older attempt superseded by a newer card
+    if pledge.status not in Pledge.OPEN_STATUSES:
+        return
+    from pledges.tasks import confirm_pledge_card
+
+    transaction.on_commit(lambda: confirm_pledge_card.delay(pledge.pk, intent["id"]))
+
+
+@register("setup_intent.setup_failed")
+def setup_intent_failed(event):
+    intent = event.data_object
+    pledge = pledge_for_setup_intent(intent)
+    if pledge is None or pledge.status != Pledge.Status.PENDING:
+        return
+    error = (intent.get("last_setup_error") or {}).get("message") or "Card set-up failed."
+    throttle.record_failure(member=pledge.supporter, ip="", campaign=pledge.campaign, reason=error)
+
+
+@register("payment_method.detached")
+def payment_method_detached(event):
+    """A card removed at Stripe: active pledges using it need a new card before the deadline."""
+    payment_method_id = event.data_object.get("id", "")
+    if not payment_method_id:
+        return
+    affected = Pledge.objects.filter(
+        status=Pledge.Status.ACTIVE, payment_method_id=payment_method_id
+    ).select_related("supporter", "campaign")
+    for pledge in affected:
+        record(pledge, action="card_detached", note=payment_method_id)
+        transaction.on_commit(
+            lambda pledge=pledge: send_templated_email(
+                pledge.supporter.email,
+                "pledge_card_removed",
+                {"pledge": pledge, "campaign": pledge.campaign},
+            )
+        )

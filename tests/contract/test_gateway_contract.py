@@ -1,0 +1,325 @@
+"""The gateway contract: the same calls against every provider we use.
+
+Always against localstripe; against real Stripe test mode too when STRIPE_SECRET_KEY holds a
+real `sk_test_` key. Where the providers differ on purpose (3-D Secure shape, idempotency
+keys) the difference is asserted, so a change on either side shows up here first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+from payments.gateway import (
+    Charge,
+    ChargeStatus,
+    InvalidWebhook,
+    PaymentDeclined,
+    PaymentError,
+    PaymentGateway,
+    PaymentProviderError,
+)
+from payments.stripe_gateway import StripeGateway
+from tests import localstripe_server
+from tests.stripe_fixtures import LOCALSTRIPE_SECRET_KEY, sign_stripe_payload, stripe_event
+
+WEBHOOK_SECRET = "whsec_contract_suite"
+REAL_STRIPE_API_BASE = "https://api.stripe.com"
+
+
+def real_stripe_test_key() -> str:
+    key = os.environ.get("STRIPE_SECRET_KEY", "")
+    return key if key.startswith("sk_test_") and key != LOCALSTRIPE_SECRET_KEY else ""
+
+
+@dataclass
+class Provider:
+    name: str
+    gateway: StripeGateway
+    api_base: str
+    secret_key: str
+    # Stripe answers a repeated idempotency key with the first result; localstripe ignores keys.
+    honours_idempotency_keys: bool
+
+    def api(self, method, path, params=None):
+        status, body = localstripe_server.api(
+            self.api_base, method, path, params, secret_key=self.secret_key
+        )
+        assert status == 200, f"{method} {path} answered {status}: {body}"
+        return body
+
+    def confirm_setup_intent_in_browser(self, setup_intent, payment_method="pm_card_visa"):
+        """What Stripe.js does when the member submits the card form."""
+        return self.api(
+            "POST",
+            f"/v1/setup_intents/{setup_intent.id}/confirm",
+            {"payment_method": payment_method},
+        )
+
+    def card_that_always_requires_authentication(self) -> str:
+        if self.name == "localstripe":  # no test id for it: create it from the card number
+            card = {"number": "4000002760003184", "exp_month": 12, "exp_year": 2034, "cvc": "123"}
+            return self.api("POST", "/v1/payment_methods", {"type": "card", "card": card})["id"]
+        return "pm_card_authenticationRequired"  # the same card number, 4000 0027 6000 3184
+
+
+@pytest.fixture(params=["localstripe", "stripe-test-mode"])
+def provider(request) -> Provider:
+    if request.param == "localstripe":
+        base_url = request.getfixturevalue("localstripe")
+        return Provider(
+            name="localstripe",
+            gateway=StripeGateway(
+                secret_key=LOCALSTRIPE_SECRET_KEY, api_base=base_url, webhook_secret=WEBHOOK_SECRET
+            ),
+            api_base=base_url,
+            secret_key=LOCALSTRIPE_SECRET_KEY,
+            honours_idempotency_keys=False,
+        )
+    key = real_stripe_test_key()
+    if not key:
+        pytest.skip("real Stripe test mode is off: export STRIPE_SECRET_KEY=sk_test_... to run it")
+    return Provider(
+        name="stripe",
+        gateway=StripeGateway(
+            secret_key=key, api_base=REAL_STRIPE_API_BASE, webhook_secret=WEBHOOK_SECRET
+        ),
+        api_base=REAL_STRIPE_API_BASE,
+        secret_key=key,
+        honours_idempotency_keys=True,
+    )
+
+
+@pytest.fixture
+def gateway(provider) -> PaymentGateway:
+    return provider.gateway
+
+
+@pytest.fixture
+def customer(gateway):
+    tag = uuid.uuid4().hex[:12]
+    return gateway.create_customer(
+        email=f"contract-{tag}@example.org", name="Contract Tester", member_id=f"contract-{tag}"
+    )
+
+
+def unique_key(purpose):
+    return f"contract-{purpose}-{uuid.uuid4().hex}"
+
+
+def test_the_stripe_gateway_implements_the_interface(gateway):
+    assert isinstance(gateway, PaymentGateway)
+
+
+def test_create_customer(gateway):
+    created = gateway.create_customer(
+        email="ada@example.org", name="Ada Lovelace", member_id=f"contract-{uuid.uuid4().hex}"
+    )
+    assert created.id.startswith("cus_")
+    assert (created.email, created.name) == ("ada@example.org", "Ada Lovelace")
+
+
+def test_card_saved_through_a_setup_intent_confirmed_in_the_browser(provider, gateway, customer):
+    setup_intent = gateway.create_setup_intent(customer.id, {"pledge": "p-17"})
+    assert setup_intent.id.startswith("seti_")
+    assert setup_intent.client_secret.startswith(setup_intent.id)
+    assert setup_intent.status == "requires_payment_method"
+    assert setup_intent.customer_id == customer.id
+    assert setup_intent.metadata == {"pledge": "p-17"}
+
+    provider.confirm_setup_intent_in_browser(setup_intent)
+
+    confirmed = gateway.retrieve_setup_intent(setup_intent.id)
+    assert confirmed.status == "succeeded"
+    assert confirmed.payment_method_id.startswith("pm_")
+
+    card = gateway.attach_payment_method(confirmed.payment_method_id, customer.id)
+    assert (card.id, card.customer_id) == (confirmed.payment_method_id, customer.id)
+    assert (card.brand, card.last4) == ("visa", "4242")
+    # Already attached (always on Stripe, after the first call on localstripe): a no-op.
+    assert gateway.attach_payment_method(card.id, customer.id) == card
+
+
+def test_attaching_a_declined_card_is_a_payment_declined_error(gateway, customer):
+    with pytest.raises(PaymentDeclined) as declined:
+        gateway.attach_payment_method("pm_card_visa_chargeDeclined", customer.id)
+    assert declined.value.decline_code
+    assert declined.value.message == "Your card was declined."
+
+
+def test_off_session_charge_succeeds(gateway, customer):
+    card = gateway.attach_payment_method("pm_card_visa", customer.id)
+    charge = gateway.charge_saved_card(
+        customer.id, card.id, 1250, "EUR", unique_key("charge"), {"pledge_id": "42"}
+    )
+    assert charge.status == ChargeStatus.SUCCEEDED
+    assert charge.id.startswith("pi_") and charge.charge_id.startswith("ch_")
+    assert charge.decline_code == "" and charge.client_secret is None
+
+    again = gateway.retrieve_payment(charge.id)
+    assert (again.id, again.status, again.charge_id) == (charge.id, charge.status, charge.charge_id)
+
+
+def test_off_session_decline_is_an_outcome_not_an_error(gateway, customer):
+    card = gateway.attach_payment_method("pm_card_chargeCustomerFail", customer.id)
+    charge = gateway.charge_saved_card(customer.id, card.id, 1250, "EUR", unique_key("decline"))
+    assert charge.status == ChargeStatus.FAILED
+    assert charge.decline_code
+    assert charge.id.startswith("pi_"), "the PaymentIntent id is needed for reconciliation"
+    assert charge.charge_id.startswith("ch_")
+    assert gateway.retrieve_payment(charge.id).status == ChargeStatus.FAILED
+
+
+def test_off_session_charge_that_needs_3d_secure_requires_action(provider, gateway, customer):
+    card = gateway.attach_payment_method(
+        provider.card_that_always_requires_authentication(), customer.id
+    )
+    charge = gateway.charge_saved_card(customer.id, card.id, 1250, "EUR", unique_key("3ds"))
+    assert charge.status == ChargeStatus.REQUIRES_ACTION
+    assert charge.id.startswith("pi_")
+    assert charge.client_secret.startswith(charge.id), "the payment page needs the client secret"
+    assert gateway.retrieve_payment(charge.id).status == ChargeStatus.REQUIRES_ACTION
+
+    if provider.name == "localstripe":  # the member passes 3-D Secure on the payment page
+        provider.api(
+            "POST",
+            f"/v1/payment_intents/{charge.id}/_authenticate",
+            {"client_secret": charge.client_secret, "success": True},
+        )
+        assert gateway.retrieve_payment(charge.id).status == ChargeStatus.SUCCEEDED
+
+
+def test_partial_refunds_by_payment_intent_and_by_charge(gateway, customer):
+    card = gateway.attach_payment_method("pm_card_visa", customer.id)
+    charge = gateway.charge_saved_card(customer.id, card.id, 1250, "EUR", unique_key("charge"))
+
+    by_intent = gateway.refund(charge.id, 500, unique_key("refund"))
+    assert by_intent.id.startswith("re_")
+    assert (by_intent.status, by_intent.amount_minor) == ("succeeded", 500)
+    assert by_intent.payment_intent_id == charge.id
+
+    by_charge = gateway.refund(charge.charge_id, 750, unique_key("refund"))
+    assert (by_charge.status, by_charge.amount_minor) == ("succeeded", 750)
+    assert by_charge.charge_id == charge.charge_id
+
+
+def test_detach_is_idempotent(gateway, customer):
+    card = gateway.attach_payment_method("pm_card_visa", customer.id)
+    assert gateway.detach_payment_method(card.id).customer_id is None
+    assert gateway.detach_payment_method(card.id).customer_id is None
+
+
+def test_idempotency_keys_are_sent_but_only_stripe_honours_them(provider, gateway, customer):
+    card = gateway.attach_payment_method("pm_card_visa", customer.id)
+    key = unique_key("same")
+    first = gateway.charge_saved_card(customer.id, card.id, 300, "EUR", key)
+    second = gateway.charge_saved_card(customer.id, card.id, 300, "EUR", key)
+    # Our own attempt rows must make charges idempotent: localstripe charges twice here.
+    assert (first.id == second.id) is provider.honours_idempotency_keys
+
+
+def test_provider_errors_are_domain_errors(gateway, customer):
+    with pytest.raises(PaymentProviderError) as missing:
+        gateway.retrieve_setup_intent("seti_doesnotexist000000")
+    assert not missing.value.retryable
+    assert not any(cls.__module__.startswith("stripe") for cls in type(missing.value).__mro__)
+
+    with pytest.raises(PaymentError):
+        gateway.charge_saved_card(
+            "cus_doesnotexist000000", "pm_card_visa", 100, "EUR", unique_key("missing")
+        )
+
+
+# --- Webhook signatures (Stripe's scheme, signed here) -----------------------------------------
+# Verification is local computation, the same for every provider: one gateway is enough.
+
+
+@pytest.fixture
+def webhook_gateway():
+    return StripeGateway(
+        secret_key=LOCALSTRIPE_SECRET_KEY,
+        api_base="http://127.0.0.1:9",  # never called
+        webhook_secret=WEBHOOK_SECRET,
+    )
+
+
+def signed(event, *, secret=WEBHOOK_SECRET, timestamp=None):
+    body = json.dumps(event).encode()
+    return body, sign_stripe_payload(body, secret, timestamp)
+
+
+def test_verify_webhook_accepts_a_correctly_signed_event(webhook_gateway):
+    event = stripe_event("setup_intent.succeeded", {"id": "seti_1", "object": "setup_intent"})
+    body, header = signed(event)
+    verified = webhook_gateway.verify_webhook(body, header)
+    assert (verified.id, verified.type) == (event["id"], "setup_intent.succeeded")
+    assert verified.data_object == {"id": "seti_1", "object": "setup_intent"}
+    assert int(verified.created.timestamp()) == event["created"]
+    assert verified.payload == event
+
+
+def test_verify_webhook_accepts_any_matching_v1_signature(webhook_gateway):
+    # During a secret roll Stripe signs with both secrets.
+    body, header = signed(stripe_event("customer.created", {"id": "cus_1"}))
+    good = header.split("v1=")[1]
+    assert webhook_gateway.verify_webhook(body, f"{header.split(',')[0]},v1={'0' * 64},v1={good}")
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(lambda body, header: (body + b" ", header), id="body-changed"),
+        pytest.param(lambda body, header: (body, ""), id="no-header"),
+        pytest.param(lambda body, header: (body, "garbage"), id="garbled-header"),
+        pytest.param(lambda body, header: (body, header.split(",")[0]), id="no-signature"),
+        pytest.param(lambda body, header: (body, header.replace("v1=", "v0=")), id="wrong-scheme"),
+        pytest.param(lambda body, header: (body, "t=abc,v1=00"), id="bad-timestamp"),
+        pytest.param(lambda body, header: (body, header + "é"), id="non-ascii"),
+    ],
+)
+def test_verify_webhook_refuses_tampered_deliveries(webhook_gateway, tamper):
+    body, header = signed(stripe_event("customer.created", {"id": "cus_1"}))
+    with pytest.raises(InvalidWebhook):
+        webhook_gateway.verify_webhook(*tamper(body, header))
+
+
+def test_verify_webhook_refuses_another_secret(webhook_gateway):
+    body, header = signed(stripe_event("customer.created", {}), secret="whsec_someone_else")
+    with pytest.raises(InvalidWebhook):
+        webhook_gateway.verify_webhook(body, header)
+
+
+def test_verify_webhook_refuses_a_timestamp_older_than_the_tolerance(webhook_gateway):
+    event = stripe_event("customer.created", {"id": "cus_1"})
+    body, header = signed(event, timestamp=int(time.time()) - 301)
+    with pytest.raises(InvalidWebhook, match="too old"):
+        webhook_gateway.verify_webhook(body, header)
+    body, header = signed(event, timestamp=int(time.time()) - 290)
+    assert webhook_gateway.verify_webhook(body, header).id == event["id"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b"[]", b'{"id": "evt_1"}', b'{"id": 1, "type": "x", "created": 1, "data": {}}'],
+    ids=["not-json", "not-an-object", "no-type", "no-data-object"],
+)
+def test_verify_webhook_refuses_a_signed_body_that_is_not_an_event(webhook_gateway, body):
+    with pytest.raises(InvalidWebhook):
+        webhook_gateway.verify_webhook(body, sign_stripe_payload(body, WEBHOOK_SECRET))
+
+
+def test_verify_webhook_refuses_a_body_that_is_not_utf8(webhook_gateway):
+    body = b"\xff\xfe"
+    with pytest.raises(InvalidWebhook):
+        webhook_gateway.verify_webhook(body, "t=1,v1=00")
+
+
+def test_charge_value_is_plain_data():
+    charge = Charge(id="pi_1", status=ChargeStatus.SUCCEEDED)
+    with pytest.raises(AttributeError):
+        charge.status = ChargeStatus.FAILED
