@@ -229,16 +229,8 @@ def run_python_client(url, *, duration, connections):
     return sum(done) / (time.monotonic() - started)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (median)")
-    parser.add_argument("--pledges", type=int, default=500)
-    args = parser.parse_args()
-
-    var_dir = Path(tempfile.mkdtemp(prefix="groundswell-bench-"))
+def measure(args, var_dir):
+    """Seed, start gunicorn, load every URL; returns ({name: [req/s per round]}, path, queries)."""
     (var_dir / "staticfiles").mkdir()  # whitenoise warns when STATIC_ROOT is missing
     env = bench_environment(var_dir)
     os.environ.update(env)
@@ -293,6 +285,22 @@ def main():
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+    return rates, campaign_path, queries
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (median)")
+    parser.add_argument("--pledges", type=int, default=500)
+    args = parser.parse_args()
+
+    var_dir = Path(tempfile.mkdtemp(prefix="groundswell-bench-"))
+    try:
+        rates, campaign_path, queries = measure(args, var_dir)
+    finally:
         shutil.rmtree(var_dir, ignore_errors=True)
 
     trivial = statistics.median(rates[TRIVIAL])

@@ -15,7 +15,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.text import slugify
 
-from campaigns import images
+from campaigns import images, page_cache
 from campaigns.models import (
     MAX_DURATION_DAYS,
     BudgetItem,
@@ -496,6 +496,7 @@ def launch(campaign, *, by, now=None):
         by=by,
         guard=check,
         updates={"launched_at": now, "deadline": deadline},
+        after_commit=[page_cache.forget],
     )
 
 
@@ -519,7 +520,7 @@ def cancel(campaign, *, by, reason=""):
         by=by,
         note=reason,
         guard=release,
-        after_commit=notify,
+        after_commit=[*notify, page_cache.forget],
         updates={"cancellation_reason": reason, "ended_at": timezone.now()},
     )
 

@@ -77,6 +77,13 @@ class PledgeForm(forms.Form):
         return self.rewards.get(value)
 
 
+def reward_label(reward, currency):
+    from core.money import format_money
+
+    label = f"{reward.title} ({format_money(reward.minimum_minor, currency)} or more)"
+    return f"{label}, sold out" if reward.is_sold_out else label
+
+
 class ChangePledgeForm(forms.Form):
     reward = forms.ChoiceField(
         widget=forms.RadioSelect,
@@ -88,7 +95,7 @@ class ChangePledgeForm(forms.Form):
     def __init__(self, *args, campaign, rewards, **kwargs):
         super().__init__(*args, **kwargs)
         self.rewards = {str(r.pk): r for r in rewards}
-        choices = [(str(r.pk), r.title) for r in rewards]
+        choices = [(str(r.pk), reward_label(r, campaign.currency)) for r in rewards]
         if campaign.allow_no_reward:
             choices.insert(0, ("", "No reward"))
         self.fields["reward"].choices = choices

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from campaigns import page_cache
 from campaigns.models import Campaign, RewardTier
 from core.emails import send_templated_email
 from core.errors import DomainError, NotPermitted
@@ -219,7 +220,7 @@ def activate_pledge(pledge, *, payment_method_id, by=None, now=None):
                 Status.ACTIVE,
                 by=by,
                 updates={"payment_method_id": payment_method_id, "activated_at": now},
-                after_commit=[_send_confirmation],
+                after_commit=[_send_confirmation, _refresh_campaign_page],
             )
     if refusal is not None:
         # Outside the claim's transaction: the refusal itself must be kept.
@@ -227,6 +228,11 @@ def activate_pledge(pledge, *, payment_method_id, by=None, now=None):
         raise refusal
     pledge.__dict__.update(status=active.status, payment_method_id=payment_method_id)
     return active
+
+
+def _refresh_campaign_page(pledge):
+    """Totals and reward stock changed: drop the campaign page's short-lived public cache."""
+    page_cache.forget(pledge.campaign)
 
 
 def _send_confirmation(pledge):
@@ -261,6 +267,7 @@ def change_pledge(pledge, *, by, amount_minor, reward):
         locked.reward = reward
         locked.save(update_fields=["amount_minor", "reward", "updated_at"])
         record(locked, action="changed", by=by, note=note)
+        transaction.on_commit(lambda: _refresh_campaign_page(locked))
     return locked
 
 
@@ -293,7 +300,13 @@ def cancel_pledge(pledge, *, by):
         if locked.campaign.deadline and locked.campaign.deadline <= timezone.now():
             raise DomainError("The campaign has ended; pledges can no longer change.")
 
-    return transition(pledge, Status.CANCELLED, by=by, guard=before_deadline)
+    return transition(
+        pledge,
+        Status.CANCELLED,
+        by=by,
+        guard=before_deadline,
+        after_commit=[_refresh_campaign_page],
+    )
 
 
 def release_pledges_for(campaign, *, by=None):

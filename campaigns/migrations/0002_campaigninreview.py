@@ -4,24 +4,22 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0001_initial'),
+        ("campaigns", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CampaignInReview',
-            fields=[
-            ],
+            name="CampaignInReview",
+            fields=[],
             options={
-                'verbose_name': 'campaign in review',
-                'verbose_name_plural': 'Review queue',
-                'ordering': ['submitted_at', 'id'],
-                'proxy': True,
-                'indexes': [],
-                'constraints': [],
+                "verbose_name": "campaign in review",
+                "verbose_name_plural": "Review queue",
+                "ordering": ["submitted_at", "id"],
+                "proxy": True,
+                "indexes": [],
+                "constraints": [],
             },
-            bases=('campaigns.campaign',),
+            bases=("campaigns.campaign",),
         ),
     ]

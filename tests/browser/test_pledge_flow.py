@@ -1,0 +1,113 @@
+"""A supporter signs up, pledges €10 through localstripe's Stripe.js, changes it, cancels it."""
+
+import re
+
+import pytest
+from django.core import mail
+
+from campaigns.selectors import with_totals
+from pledges.models import Pledge
+from tests.factories import CampaignFactory, RewardTierFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.localstripe, pytest.mark.django_db(transaction=True)]
+
+CARD_NUMBER = re.compile(r"(?<!\d)\d{13,19}(?!\d)")
+
+
+def luhn_valid(number):
+    digits = [int(d) for d in number][::-1]
+    total = sum(
+        d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2) for i, d in enumerate(digits)
+    )
+    return total % 10 == 0
+
+
+def totals(campaign):
+    return with_totals(type(campaign).objects.filter(pk=campaign.pk)).get()
+
+
+def test_supporter_pledges_changes_and_cancels(
+    live_server, page, screenshot, settings, localstripe_settings
+):
+    settings.STRIPE_JS_URL = f"{localstripe_settings}/js.stripe.com/v3/"
+    settings.SITE_URL = live_server.url
+    campaign = CampaignFactory(live=True, title="Repair café for Elm Street", goal_minor=200_000)
+    RewardTierFactory(campaign=campaign, title="Sticker", minimum_minor=500)
+
+    # Every request body our server receives, to prove card numbers never reach it.
+    bodies = []
+    page.on(
+        "request",
+        lambda request: (
+            bodies.append(request.post_data or "")
+            if request.url.startswith(live_server.url)
+            else None
+        ),
+    )
+    page.on("dialog", lambda dialog: dialog.accept())
+
+    # Visitor: campaign page → back it → asked to log in → signs up instead.
+    page.goto(live_server.url + campaign.get_absolute_url())
+    page.get_by_role("link", name=re.compile("Back this campaign", re.I)).first.click()
+    page.wait_for_url(re.compile(r"/accounts/login/"))
+    page.locator("main").get_by_role("link", name="sign up", exact=True).click()
+    page.get_by_label("Display name").fill("Nora Neighbour")
+    page.get_by_label("Email").fill("nora@example.org")
+    page.locator("#id_password1").fill("pumpkin-lantern-harbour")
+    page.locator("#id_password2").fill("pumpkin-lantern-harbour")
+    page.get_by_role("button", name="Sign Up").click()
+    page.wait_for_url(re.compile(r"/accounts/confirm-email/"))
+    link = re.search(r"http://\S+/accounts/confirm-email/\S+", mail.outbox[-1].body).group(0)
+    page.goto(link)
+    page.get_by_role("button", name="Confirm").click()
+    page.wait_for_load_state()
+
+    # Back to the campaign, pledge €10 without a reward.
+    page.goto(live_server.url + campaign.get_absolute_url())
+    page.get_by_role("link", name=re.compile("Back this campaign", re.I)).first.click()
+    page.wait_for_url(re.compile(r"/pledge/"))
+    page.get_by_role("button", name="10", exact=True).click()
+    page.get_by_label("Name shown with your pledge").fill("Nora from number 12")
+    screenshot(page, "pledge-form")
+    page.get_by_role("button", name="Continue to card details").click()
+    page.wait_for_url(re.compile(r"/card/"))
+    card = page.locator("#card-element")
+    card.locator("input[placeholder=number]").fill("4242424242424242")
+    card.locator("input[placeholder=exp_month]").fill("12")
+    card.locator("input[placeholder=exp_year]").fill("34")
+    card.locator("input[placeholder=cvc]").fill("123")
+    card.locator("input[placeholder=postal_code]").fill("9000")
+    screenshot(page, "pledge-card")
+    page.get_by_role("button", name="Save card and pledge").click()
+    page.wait_for_url(re.compile(r"/pledges/[0-9a-f-]+/$"))
+    assert page.get_by_text("Thank you! Your pledge is active.").is_visible()
+    screenshot(page, "pledge-confirmed")
+
+    pledge = Pledge.objects.get(supporter__email="nora@example.org")
+    assert pledge.status == Pledge.Status.ACTIVE and pledge.amount_minor == 1_000
+    assert (totals(campaign).pledged_minor, totals(campaign).supporters_count) == (1_000, 1)
+
+    page.goto(live_server.url + "/pledges/")
+    assert page.get_by_role("cell", name="Active").is_visible()
+    page.goto(live_server.url + campaign.get_absolute_url())
+    assert "€10" in page.locator("main").inner_text()
+
+    # Change it to €25.
+    page.goto(live_server.url + f"/pledges/{pledge.public_id}/")
+    page.get_by_label(re.compile(r"Amount")).fill("25")
+    page.get_by_role("button", name="Save changes").click()
+    assert page.get_by_text("Your pledge was updated.").is_visible()
+    assert totals(campaign).pledged_minor == 2_500
+    page.goto(live_server.url + campaign.get_absolute_url())
+    assert "€25" in page.locator("main").inner_text()
+
+    # Cancel it.
+    page.goto(live_server.url + f"/pledges/{pledge.public_id}/")
+    page.get_by_role("button", name="Cancel pledge").click()
+    page.wait_for_url(re.compile(r"/pledges/$"))
+    assert page.get_by_role("cell", name="Cancelled").is_visible()
+    screenshot(page, "my-pledges-cancelled")
+    assert totals(campaign).pledged_minor == 0
+
+    leaked = [n for body in bodies for n in CARD_NUMBER.findall(body) if luhn_valid(n)]
+    assert bodies and not leaked, leaked
