@@ -55,6 +55,10 @@ def configure(celery_app, django_settings):
         beat_schedule={
             # Proves beat and a worker are alive; settlement and payout sweeps join here.
             "worker-heartbeat": {"task": "core.tasks.heartbeat", "schedule": crontab(minute="*/5")},
+            "expire-abandoned-pledges": {
+                "task": "pledges.expire_abandoned_pledges",
+                "schedule": crontab(minute=17),
+            },
         },
     )
 

@@ -316,3 +316,17 @@ def release_pledges_for(campaign, *, by=None):
         transition(pledge, Status.RELEASED, by=by, note="Campaign cancelled or not funded.")
         released += 1
     return released
+
+
+def expire_abandoned_pledges(*, older_than, now=None):
+    """Pending pledges whose card was never saved: cancel them so nothing stays half-made.
+
+    A later setup_intent.succeeded for one of them is ignored (it is no longer open).
+    """
+    cutoff = (now or timezone.now()) - older_than
+    expired = 0
+    stale = Pledge.objects.filter(status=Status.PENDING, created_at__lt=cutoff).only("pk", "status")
+    for pledge in stale.iterator():
+        transition(pledge, Status.CANCELLED, note="The card was never saved.")
+        expired += 1
+    return expired

@@ -26,3 +26,10 @@ def confirm_pledge_card(pledge_id, setup_intent_id):
             raise
         return f"refused: {error.message}"
     return "active"
+
+
+@shared_task(name="pledges.expire_abandoned_pledges")
+def expire_abandoned_pledges():
+    from datetime import timedelta
+
+    return services.expire_abandoned_pledges(older_than=timedelta(hours=24))

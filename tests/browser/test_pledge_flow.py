@@ -32,7 +32,7 @@ def test_supporter_pledges_changes_and_cancels(
     settings.STRIPE_JS_URL = f"{localstripe_settings}/js.stripe.com/v3/"
     settings.SITE_URL = live_server.url
     campaign = CampaignFactory(live=True, title="Repair café for Elm Street", goal_minor=200_000)
-    RewardTierFactory(campaign=campaign, title="Sticker", minimum_minor=500)
+    sticker = RewardTierFactory(campaign=campaign, title="Sticker", minimum_minor=500)
 
     # Every request body our server receives, to prove card numbers never reach it.
     bodies = []
@@ -46,9 +46,9 @@ def test_supporter_pledges_changes_and_cancels(
     )
     page.on("dialog", lambda dialog: dialog.accept())
 
-    # Visitor: campaign page → back it → asked to log in → signs up instead.
+    # Visitor: campaign page → chooses a reward → asked to log in → signs up instead.
     page.goto(live_server.url + campaign.get_absolute_url())
-    page.get_by_role("link", name=re.compile("Back this campaign", re.I)).first.click()
+    page.get_by_role("link", name=re.compile("Choose Sticker")).click()
     page.wait_for_url(re.compile(r"/accounts/login/"))
     page.locator("main").get_by_role("link", name="sign up", exact=True).click()
     page.get_by_label("Display name").fill("Nora Neighbour")
@@ -60,12 +60,10 @@ def test_supporter_pledges_changes_and_cancels(
     link = re.search(r"http://\S+/accounts/confirm-email/\S+", mail.outbox[-1].body).group(0)
     page.goto(link)
     page.get_by_role("button", name="Confirm").click()
-    page.wait_for_load_state()
 
-    # Back to the campaign, pledge €10 without a reward.
-    page.goto(live_server.url + campaign.get_absolute_url())
-    page.get_by_role("link", name=re.compile("Back this campaign", re.I)).first.click()
-    page.wait_for_url(re.compile(r"/pledge/"))
+    # Verified and logged in, the supporter is back at the same choice.
+    page.wait_for_url(re.compile(rf"/c/{campaign.slug}/pledge/\?reward={sticker.pk}"))
+    assert page.get_by_role("radio", name=re.compile("Sticker")).is_checked()
     page.get_by_role("button", name="10", exact=True).click()
     page.get_by_label("Name shown with your pledge").fill("Nora from number 12")
     screenshot(page, "pledge-form")
@@ -84,7 +82,12 @@ def test_supporter_pledges_changes_and_cancels(
     screenshot(page, "pledge-confirmed")
 
     pledge = Pledge.objects.get(supporter__email="nora@example.org")
-    assert pledge.status == Pledge.Status.ACTIVE and pledge.amount_minor == 1_000
+    assert pledge.status == Pledge.Status.ACTIVE
+    assert (pledge.amount_minor, pledge.reward, pledge.public_name) == (
+        1_000,
+        sticker,
+        "Nora from number 12",
+    )
     assert (totals(campaign).pledged_minor, totals(campaign).supporters_count) == (1_000, 1)
 
     page.goto(live_server.url + "/pledges/")

@@ -215,3 +215,12 @@ def test_cancelling_a_campaign_releases_its_pledges(campaign, supporter):
     pledge = PledgeFactory(campaign=campaign, supporter=supporter)
     campaign_services.cancel(campaign, by=campaign.organizer, reason="Venue fell through")
     assert Pledge.objects.get(pk=pledge.pk).status == Pledge.Status.RELEASED
+
+
+def test_abandoned_pending_pledges_expire(campaign, supporter):
+    old = PledgeFactory(campaign=campaign, supporter=supporter, status=Pledge.Status.PENDING)
+    Pledge.objects.filter(pk=old.pk).update(created_at=timezone.now() - dt.timedelta(hours=30))
+    fresh = PledgeFactory(campaign=CampaignFactory(live=True), status=Pledge.Status.PENDING)
+    assert services.expire_abandoned_pledges(older_than=dt.timedelta(hours=24)) == 1
+    assert Pledge.objects.get(pk=old.pk).status == Pledge.Status.CANCELLED
+    assert Pledge.objects.get(pk=fresh.pk).status == Pledge.Status.PENDING
