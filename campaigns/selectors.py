@@ -11,10 +11,18 @@ from django.utils import timezone
 from campaigns.models import Campaign, RewardTier
 from pledges.models import Pledge
 
+# What a campaign's total shows: counted pledges, and for a campaign that failed, the
+# pledges released at its deadline (so its page says how far it got, not €0).
+TOTAL_PLEDGES = Q(status__in=Pledge.COUNTED_STATUSES) | Q(
+    status=Pledge.Status.RELEASED, campaign__status=Campaign.Status.FAILED
+)
 
-def _pledge_aggregate(expression, outer="pk", field="campaign"):
+
+def _pledge_aggregate(expression, outer="pk", field="campaign", which=None):
     counted = (
-        Pledge.objects.filter(**{field: OuterRef(outer)}, status__in=Pledge.COUNTED_STATUSES)
+        Pledge.objects.filter(
+            which or Q(status__in=Pledge.COUNTED_STATUSES), **{field: OuterRef(outer)}
+        )
         .order_by()
         .values(field)
         .annotate(value=expression)
@@ -24,10 +32,10 @@ def _pledge_aggregate(expression, outer="pk", field="campaign"):
 
 
 def with_totals(queryset):
-    """Annotate pledged_minor and supporters_count (counted pledges only)."""
+    """Annotate pledged_minor and supporters_count (see TOTAL_PLEDGES)."""
     return queryset.annotate(
-        pledged_minor=_pledge_aggregate(Sum("amount_minor")),
-        supporters_count=_pledge_aggregate(Count("id")),
+        pledged_minor=_pledge_aggregate(Sum("amount_minor"), which=TOTAL_PLEDGES),
+        supporters_count=_pledge_aggregate(Count("id"), which=TOTAL_PLEDGES),
     )
 
 

@@ -99,7 +99,7 @@ def start_pledge(
     Returns the pledge; its `setup_intent_id` holds the SetupIntent and `client_secret` is
     set on the returned object for the page. The same idempotency_key returns the same pledge.
     """
-    from payments.gateway import PaymentError, get_gateway
+    from payments.gateway import PaymentError, PaymentProviderError, get_gateway
     from payments.services import ensure_customer
 
     gateway = gateway or get_gateway()
@@ -107,7 +107,14 @@ def start_pledge(
         existing = Pledge.objects.filter(
             supporter=supporter, idempotency_key=idempotency_key
         ).first()
-        if existing is not None:
+        if (
+            existing is not None
+            and existing.status == Status.CANCELLED
+            and not existing.activated_at
+        ):
+            # That attempt failed (e.g. the provider was down): the retry may start afresh.
+            Pledge.objects.filter(pk=existing.pk).update(idempotency_key="")
+        elif existing is not None:
             return _with_client_secret(existing, gateway)
     throttle.check(member=supporter, ip=ip)
     if Pledge.objects.filter(campaign=campaign, supporter=supporter, status=Status.ACTIVE).exists():
@@ -154,7 +161,11 @@ def start_pledge(
         transition(
             pledge, Status.CANCELLED, by=supporter, note=f"Card set-up failed: {error.message}"
         )
-        throttle.record_failure(member=supporter, ip=ip, campaign=campaign, reason=error.message)
+        provider_outage = isinstance(error, PaymentProviderError) and error.retryable
+        if not provider_outage:  # our outage is not the supporter's failed attempt
+            throttle.record_failure(
+                member=supporter, ip=ip, campaign=campaign, reason=error.message
+            )
         raise
     Pledge.objects.filter(pk=pledge.pk).update(setup_intent_id=intent.id)
     pledge.setup_intent_id = intent.id

@@ -185,22 +185,9 @@ def edit_rewards(request, pk):
         request.POST if action == "allow_no_reward" else None,
         initial={"allow_no_reward": campaign.allow_no_reward},
     )
-    if action == "add_reward" and reward_form.is_valid():
-        data = reward_form.cleaned_data
-        saved = _attempt(
-            reward_form,
-            lambda: services.save_reward(
-                campaign,
-                by=request.user,
-                title=data["title"],
-                description=data["description"],
-                minimum_minor=data["minimum"],
-                quantity_limit=data["quantity_limit"],
-                estimated_delivery=data["estimated_delivery"],
-            ),
-        )
-        if saved:
-            return _after_save(request, campaign, "edit_rewards", "Reward added.")
+    added = action == "add_reward" and reward_form.is_valid()
+    if added and _save_reward(request, campaign, reward_form):
+        return _after_save(request, campaign, "edit_rewards", "Reward added.")
     if action == "allow_no_reward" and allow_form.is_valid():
         saved = _attempt(
             allow_form,
@@ -222,29 +209,33 @@ def edit_rewards(request, pk):
     )
 
 
+def _save_reward(request, campaign, form, reward=None):
+    """Create (reward=None) or edit a tier from a valid RewardForm; False if the service refused."""
+    data = form.cleaned_data
+    return _attempt(
+        form,
+        lambda: services.save_reward(
+            campaign,
+            reward,
+            by=request.user,
+            title=data["title"],
+            description=data["description"],
+            minimum_minor=data["minimum"],
+            quantity_limit=data["quantity_limit"],
+            estimated_delivery=data["estimated_delivery"],
+        ),
+    )
+
+
 @login_required
 def edit_reward(request, pk, reward_pk):
     campaign = _editable_campaign(request, pk)
     reward = get_object_or_404(campaign.rewards, pk=reward_pk)
     form = RewardForm(_posted(request), campaign=campaign, reward=reward)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        saved = _attempt(
-            form,
-            lambda: services.save_reward(
-                campaign,
-                reward,
-                by=request.user,
-                title=data["title"],
-                description=data["description"],
-                minimum_minor=data["minimum"],
-                quantity_limit=data["quantity_limit"],
-                estimated_delivery=data["estimated_delivery"],
-            ),
-        )
-        if saved:
-            messages.success(request, "Reward saved.")
-            return redirect("campaigns:edit_rewards", pk=campaign.pk)
+    valid = request.method == "POST" and form.is_valid()
+    if valid and _save_reward(request, campaign, form, reward):
+        messages.success(request, "Reward saved.")
+        return redirect("campaigns:edit_rewards", pk=campaign.pk)
     return _step(request, campaign, "edit_rewards", "reward_edit.html", form=form, reward=reward)
 
 

@@ -1,8 +1,10 @@
 """The gateway contract: the same calls against every provider we use.
 
-Always against localstripe; against real Stripe test mode too when STRIPE_SECRET_KEY holds a
-real `sk_test_` key. Where the providers differ on purpose (3-D Secure shape, idempotency
-keys) the difference is asserted, so a change on either side shows up here first.
+Always against localstripe and our in-memory FakeGateway; against real Stripe test mode too
+when STRIPE_SECRET_KEY holds a real `sk_test_` key. Where the providers differ on purpose
+(3-D Secure shape, idempotency keys, what localstripe lets through) the difference is asserted,
+so a change on either side shows up here first. The tests only talk to `provider` hooks and the
+gateway; a provider-specific step (what Stripe.js or the member does) is a `Provider` method.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from payments.fake_gateway import FakeGateway
 from payments.gateway import (
     Charge,
     ChargeStatus,
@@ -39,12 +42,21 @@ def real_stripe_test_key() -> str:
 
 @dataclass
 class Provider:
+    """A provider behind StripeGateway, reached over HTTP (localstripe or real Stripe)."""
+
     name: str
-    gateway: StripeGateway
-    api_base: str
-    secret_key: str
+    gateway: PaymentGateway
     # Stripe answers a repeated idempotency key with the first result; localstripe ignores keys.
     honours_idempotency_keys: bool
+    # Stripe refuses a refund above what is left of the charge; localstripe refunds any amount.
+    caps_refunds: bool
+    # Stripe answers an unknown id with code resource_missing; localstripe with a bare 404.
+    missing_resource_code: str
+    # Stripe refuses a detached or another customer's card and a SetupIntent for an unknown
+    # customer; localstripe accepts them.
+    strict: bool
+    api_base: str = ""
+    secret_key: str = ""
 
     def api(self, method, path, params=None):
         status, body = localstripe_server.api(
@@ -54,12 +66,19 @@ class Provider:
         return body
 
     def confirm_setup_intent_in_browser(self, setup_intent, payment_method="pm_card_visa"):
-        """What Stripe.js does when the member submits the card form."""
-        return self.api(
+        """What Stripe.js does when the member submits the card form (declines raise)."""
+        status, body = localstripe_server.api(
+            self.api_base,
             "POST",
             f"/v1/setup_intents/{setup_intent.id}/confirm",
             {"payment_method": payment_method},
+            secret_key=self.secret_key,
         )
+        if status == 402:  # the card form shows the decline
+            error = (body or {}).get("error") or {}
+            raise PaymentDeclined(decline_code=error.get("decline_code") or error.get("code"))
+        assert status == 200, f"confirming {setup_intent.id} answered {status}: {body}"
+        return body
 
     def card_that_always_requires_authentication(self) -> str:
         if self.name == "localstripe":  # no test id for it: create it from the card number
@@ -67,8 +86,41 @@ class Provider:
             return self.api("POST", "/v1/payment_methods", {"type": "card", "card": card})["id"]
         return "pm_card_authenticationRequired"  # the same card number, 4000 0027 6000 3184
 
+    def pass_3d_secure(self, charge: Charge) -> bool:
+        """The member passes 3-D Secure on the payment page; False where a test cannot."""
+        if self.name != "localstripe":  # real Stripe needs a browser running Stripe.js
+            return False
+        self.api(
+            "POST",
+            f"/v1/payment_intents/{charge.id}/_authenticate",
+            {"client_secret": charge.client_secret, "success": True},
+        )
+        return True
 
-@pytest.fixture(params=["localstripe", "stripe-test-mode"])
+
+@dataclass
+class FakeProvider(Provider):
+    """Our in-memory FakeGateway: the browser's part is played by its test hooks."""
+
+    gateway: FakeGateway
+
+    def api(self, method, path, params=None):
+        pytest.skip(
+            "the in-memory fake provider has no HTTP API: give FakeProvider a hook for this step"
+        )
+
+    def confirm_setup_intent_in_browser(self, setup_intent, payment_method="pm_card_visa"):
+        return self.gateway.confirm_setup_intent(setup_intent.id, payment_method)
+
+    def card_that_always_requires_authentication(self) -> str:
+        return "pm_card_authenticationRequired"
+
+    def pass_3d_secure(self, charge: Charge) -> bool:
+        self.gateway.authenticate_payment(charge.id, success=True)
+        return True
+
+
+@pytest.fixture(params=["localstripe", "fake", "stripe-test-mode"])
 def provider(request) -> Provider:
     if request.param == "localstripe":
         base_url = request.getfixturevalue("localstripe")
@@ -77,9 +129,21 @@ def provider(request) -> Provider:
             gateway=StripeGateway(
                 secret_key=LOCALSTRIPE_SECRET_KEY, api_base=base_url, webhook_secret=WEBHOOK_SECRET
             ),
+            honours_idempotency_keys=False,
+            caps_refunds=False,
+            missing_resource_code="",
+            strict=False,
             api_base=base_url,
             secret_key=LOCALSTRIPE_SECRET_KEY,
-            honours_idempotency_keys=False,
+        )
+    if request.param == "fake":
+        return FakeProvider(
+            name="fake",
+            gateway=FakeGateway(webhook_secret=WEBHOOK_SECRET),
+            honours_idempotency_keys=True,
+            caps_refunds=True,
+            missing_resource_code="resource_missing",
+            strict=True,
         )
     key = real_stripe_test_key()
     if not key:
@@ -89,9 +153,12 @@ def provider(request) -> Provider:
         gateway=StripeGateway(
             secret_key=key, api_base=REAL_STRIPE_API_BASE, webhook_secret=WEBHOOK_SECRET
         ),
+        honours_idempotency_keys=True,
+        caps_refunds=True,
+        missing_resource_code="resource_missing",
+        strict=True,
         api_base=REAL_STRIPE_API_BASE,
         secret_key=key,
-        honours_idempotency_keys=True,
     )
 
 
@@ -112,7 +179,7 @@ def unique_key(purpose):
     return f"contract-{purpose}-{uuid.uuid4().hex}"
 
 
-def test_the_stripe_gateway_implements_the_interface(gateway):
+def test_the_gateway_implements_the_interface(gateway):
     assert isinstance(gateway, PaymentGateway)
 
 
@@ -152,6 +219,18 @@ def test_attaching_a_declined_card_is_a_payment_declined_error(gateway, customer
     assert declined.value.message == "Your card was declined."
 
 
+def test_a_card_declined_on_the_card_form_leaves_the_setup_intent_unconfirmed(
+    provider, gateway, customer
+):
+    setup_intent = gateway.create_setup_intent(customer.id)
+    with pytest.raises(PaymentDeclined) as declined:
+        provider.confirm_setup_intent_in_browser(setup_intent, "pm_card_visa_chargeDeclined")
+    assert declined.value.decline_code
+    # Stripe waits for another card; localstripe cancels the SetupIntent. Never "succeeded".
+    expected = "canceled" if provider.name == "localstripe" else "requires_payment_method"
+    assert gateway.retrieve_setup_intent(setup_intent.id).status == expected
+
+
 def test_off_session_charge_succeeds(gateway, customer):
     card = gateway.attach_payment_method("pm_card_visa", customer.id)
     charge = gateway.charge_saved_card(
@@ -172,7 +251,13 @@ def test_off_session_decline_is_an_outcome_not_an_error(gateway, customer):
     assert charge.decline_code
     assert charge.id.startswith("pi_"), "the PaymentIntent id is needed for reconciliation"
     assert charge.charge_id.startswith("ch_")
-    assert gateway.retrieve_payment(charge.id).status == ChargeStatus.FAILED
+    again = gateway.retrieve_payment(charge.id)
+    assert (again.status, again.charge_id) == (ChargeStatus.FAILED, charge.charge_id)
+    assert again.decline_code
+
+    with pytest.raises(PaymentProviderError) as not_refundable:
+        gateway.refund(charge.id, None, unique_key("refund"))
+    assert not not_refundable.value.retryable
 
 
 def test_off_session_charge_that_needs_3d_secure_requires_action(provider, gateway, customer):
@@ -185,12 +270,7 @@ def test_off_session_charge_that_needs_3d_secure_requires_action(provider, gatew
     assert charge.client_secret.startswith(charge.id), "the payment page needs the client secret"
     assert gateway.retrieve_payment(charge.id).status == ChargeStatus.REQUIRES_ACTION
 
-    if provider.name == "localstripe":  # the member passes 3-D Secure on the payment page
-        provider.api(
-            "POST",
-            f"/v1/payment_intents/{charge.id}/_authenticate",
-            {"client_secret": charge.client_secret, "success": True},
-        )
+    if provider.pass_3d_secure(charge):  # the member, on the payment page
         assert gateway.retrieve_payment(charge.id).status == ChargeStatus.SUCCEEDED
 
 
@@ -208,19 +288,94 @@ def test_partial_refunds_by_payment_intent_and_by_charge(gateway, customer):
     assert by_charge.charge_id == charge.charge_id
 
 
+def test_refunds_are_capped_at_the_charged_amount(provider, gateway, customer):
+    card = gateway.attach_payment_method("pm_card_visa", customer.id)
+    charge = gateway.charge_saved_card(customer.id, card.id, 1250, "EUR", unique_key("charge"))
+    if not provider.caps_refunds:  # localstripe refunds any amount: our ledger must not
+        assert gateway.refund(charge.id, 5000, unique_key("refund")).amount_minor == 5000
+        return
+
+    with pytest.raises(PaymentProviderError) as too_much:
+        gateway.refund(charge.id, 1251, unique_key("refund"))
+    assert not too_much.value.retryable
+    assert gateway.refund(charge.id, 1000, unique_key("refund")).amount_minor == 1000
+    # No amount: what is left of the charge.
+    assert gateway.refund(charge.charge_id, None, unique_key("refund")).amount_minor == 250
+    with pytest.raises(PaymentProviderError) as again:
+        gateway.refund(charge.id, None, unique_key("refund"))
+    assert again.value.code == "charge_already_refunded"
+    assert not again.value.retryable
+
+
+def test_amounts_below_one_minor_unit_are_refused(gateway, customer):
+    card = gateway.attach_payment_method("pm_card_visa", customer.id)
+    with pytest.raises(PaymentProviderError):
+        gateway.charge_saved_card(customer.id, card.id, 0, "EUR", unique_key("zero"))
+    charge = gateway.charge_saved_card(customer.id, card.id, 1250, "EUR", unique_key("charge"))
+    with pytest.raises(PaymentProviderError):
+        gateway.refund(charge.id, 0, unique_key("refund"))
+
+
 def test_detach_is_idempotent(gateway, customer):
     card = gateway.attach_payment_method("pm_card_visa", customer.id)
     assert gateway.detach_payment_method(card.id).customer_id is None
     assert gateway.detach_payment_method(card.id).customer_id is None
 
 
-def test_idempotency_keys_are_sent_but_only_stripe_honours_them(provider, gateway, customer):
+def test_a_detached_card_is_never_used_again(provider, gateway, customer):
+    card = gateway.attach_payment_method("pm_card_visa", customer.id)
+    gateway.detach_payment_method(card.id)
+    if not provider.strict:  # localstripe lets it be attached and charged again
+        assert gateway.attach_payment_method(card.id, customer.id).customer_id == customer.id
+        return
+    with pytest.raises(PaymentProviderError):
+        gateway.attach_payment_method(card.id, customer.id)
+    with pytest.raises(PaymentProviderError):
+        gateway.charge_saved_card(customer.id, card.id, 500, "EUR", unique_key("detached"))
+
+
+def test_a_card_belongs_to_one_customer(provider, gateway, customer):
+    card = gateway.attach_payment_method("pm_card_visa", customer.id)
+    tag = uuid.uuid4().hex[:12]
+    other = gateway.create_customer(f"other-{tag}@example.org", "Other", f"contract-{tag}")
+    if not provider.strict:  # localstripe moves the card to the other customer
+        assert gateway.attach_payment_method(card.id, other.id).customer_id == other.id
+        return
+    with pytest.raises(PaymentProviderError):
+        gateway.attach_payment_method(card.id, other.id)
+    with pytest.raises(PaymentProviderError):
+        gateway.charge_saved_card(other.id, card.id, 500, "EUR", unique_key("not-theirs"))
+
+
+def test_idempotency_keys_are_sent_but_localstripe_ignores_them(provider, gateway, customer):
     card = gateway.attach_payment_method("pm_card_visa", customer.id)
     key = unique_key("same")
     first = gateway.charge_saved_card(customer.id, card.id, 300, "EUR", key)
     second = gateway.charge_saved_card(customer.id, card.id, 300, "EUR", key)
     # Our own attempt rows must make charges idempotent: localstripe charges twice here.
     assert (first.id == second.id) is provider.honours_idempotency_keys
+    assert second.status == ChargeStatus.SUCCEEDED
+
+    refund_key = unique_key("refund")
+    refunds = [gateway.refund(first.id, 100, refund_key) for _ in range(2)]
+    assert (refunds[0].id == refunds[1].id) is provider.honours_idempotency_keys
+
+    # StripeGateway.create_customer sends the key member-<id>-customer.
+    member_id = f"contract-{uuid.uuid4().hex[:12]}"
+    customers = [gateway.create_customer("twice@example.org", "Twice", member_id) for _ in "ab"]
+    assert (customers[0].id == customers[1].id) is provider.honours_idempotency_keys
+
+
+def test_an_idempotency_key_reused_with_other_parameters_is_refused(provider, gateway, customer):
+    card = gateway.attach_payment_method("pm_card_visa", customer.id)
+    key = unique_key("reused")
+    gateway.charge_saved_card(customer.id, card.id, 300, "EUR", key)
+    if not provider.honours_idempotency_keys:  # localstripe makes a second charge
+        assert gateway.charge_saved_card(customer.id, card.id, 400, "EUR", key).id
+        return
+    with pytest.raises(PaymentProviderError) as reused:
+        gateway.charge_saved_card(customer.id, card.id, 400, "EUR", key)
+    assert not reused.value.retryable
 
 
 def test_provider_errors_are_domain_errors(gateway, customer):
@@ -235,12 +390,44 @@ def test_provider_errors_are_domain_errors(gateway, customer):
         )
 
 
+def test_unknown_ids_are_missing_resources(provider, gateway, customer):
+    calls = {
+        "retrieve_setup_intent": lambda: gateway.retrieve_setup_intent("seti_doesnotexist000000"),
+        "retrieve_payment": lambda: gateway.retrieve_payment("pi_doesnotexist000000"),
+        "attach": lambda: gateway.attach_payment_method("pm_doesnotexist000000", customer.id),
+        "attach to nobody": lambda: gateway.attach_payment_method(
+            "pm_card_visa", "cus_doesnotexist000000"
+        ),
+        "detach": lambda: gateway.detach_payment_method("pm_doesnotexist000000"),
+        "delete_customer": lambda: gateway.delete_customer("cus_doesnotexist000000"),
+        "charge nobody": lambda: gateway.charge_saved_card(
+            "cus_doesnotexist000000", "pm_card_visa", 100, "EUR", unique_key("missing")
+        ),
+        "charge no card": lambda: gateway.charge_saved_card(
+            customer.id, "pm_doesnotexist000000", 100, "EUR", unique_key("missing")
+        ),
+        "refund payment": lambda: gateway.refund("pi_doesnotexist000000", None, unique_key("r")),
+        "refund charge": lambda: gateway.refund("ch_doesnotexist000000", 100, unique_key("r")),
+    }
+    if provider.strict:  # localstripe makes a SetupIntent for any customer id
+        calls["setup intent for nobody"] = lambda: gateway.create_setup_intent(
+            "cus_doesnotexist000000"
+        )
+    for call, make in calls.items():
+        with pytest.raises(PaymentProviderError) as missing:
+            make()
+        assert not missing.value.retryable, call
+        assert missing.value.code == provider.missing_resource_code, call
+
+
 # --- Webhook signatures (Stripe's scheme, signed here) -----------------------------------------
-# Verification is local computation, the same for every provider: one gateway is enough.
+# Verification is local computation, the same for every provider: each gateway class once.
 
 
-@pytest.fixture
-def webhook_gateway():
+@pytest.fixture(params=["stripe-gateway", "fake-gateway"])
+def webhook_gateway(request):
+    if request.param == "fake-gateway":
+        return FakeGateway(webhook_secret=WEBHOOK_SECRET)
     return StripeGateway(
         secret_key=LOCALSTRIPE_SECRET_KEY,
         api_base="http://127.0.0.1:9",  # never called

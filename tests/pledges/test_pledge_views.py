@@ -232,3 +232,15 @@ def test_api_other_members_pledge_is_404(supporter_client, campaign):
         supporter_client.get(reverse("pledges:api_detail", args=[theirs.public_id])).status_code
         == 404
     )
+
+
+def test_failed_campaign_still_shows_what_was_pledged(campaign):
+    from campaigns.selectors import with_totals
+
+    PledgeFactory(campaign=campaign, amount_minor=1_000, status="released")
+    PledgeFactory(campaign=campaign, amount_minor=3_000, status="cancelled")
+    live = with_totals(type(campaign).objects.filter(pk=campaign.pk)).get()
+    assert live.pledged_minor == 0  # a released pledge on a live/cancelled campaign counts nothing
+    type(campaign).objects.filter(pk=campaign.pk).update(status="failed")
+    failed = with_totals(type(campaign).objects.filter(pk=campaign.pk)).get()
+    assert (failed.pledged_minor, failed.supporters_count) == (1_000, 1)
