@@ -24,8 +24,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, timeout, stay, **options):
         base = settings.STRIPE_API_BASE.rstrip("/")
-        if not base.startswith(("http://localhost", "http://127.0.0.1")):
-            raise CommandError(f"{base} is not a local localstripe; refusing to configure it.")
+        if "stripe.com" in base or not base.startswith("http://"):
+            raise CommandError(f"{base} is not a localstripe server; refusing to configure it.")
         endpoint = settings.SITE_URL.rstrip("/") + reverse("payments:stripe-webhook")
         body = urllib.parse.urlencode(
             {"url": endpoint, "secret": settings.STRIPE_WEBHOOK_SECRET}
@@ -33,7 +33,7 @@ class Command(BaseCommand):
         deadline = time.monotonic() + timeout
         while True:
             try:
-                url = f"{base}/_config/webhooks/groundswell"  # http://localhost only, checked above
+                url = f"{base}/_config/webhooks/groundswell"  # localstripe, checked above
                 request = urllib.request.Request(url, data=body, method="POST")  # noqa: S310
                 with urllib.request.urlopen(request, timeout=5):  # noqa: S310
                     break
