@@ -13,7 +13,7 @@ from django import forms
 
 from campaigns.models import MAX_DURATION_DAYS, Campaign, Category, FundingModel
 from core.errors import DomainError
-from core.money import CURRENCY_CHOICES, to_major, to_minor
+from core.money import CURRENCY_CHOICES, parse_amount, to_major
 
 MONEY_ATTRS = {"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.00"}
 
@@ -27,11 +27,9 @@ def major_text(amount_minor, currency):
 
 
 def parse_money(raw, currency):
-    """Major-unit text ("1,250.50" or "25") to minor units; refuses fractions of a cent."""
-    text = (raw or "").strip().replace(",", "").replace(" ", "")
-    text = text.lstrip("€$£")
+    """Major-unit text ("1,250.50", "12,50" or "25") to minor units; see core.money.parse_amount."""
     try:
-        return to_minor(text, currency)
+        return parse_amount(raw, currency)
     except DomainError as error:
         raise forms.ValidationError(error.message) from None
 

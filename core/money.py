@@ -79,3 +79,49 @@ def validate_goal(goal_minor):
         raise DomainError("The goal must be more than zero.", field="goal")
     if goal_minor > settings.MAX_GOAL_MINOR:
         raise DomainError("The goal is above the platform's maximum.", field="goal")
+
+
+AMBIGUOUS_AMOUNT = (
+    "Is that a thousands separator or a decimal point? Write the amount without "
+    "thousands separators, e.g. 1250 or 12.50."
+)
+
+
+def parse_amount(text, currency):
+    """What a person typed ("25", "12.50", "12,50", "1,250.00", "€ 1.250,00") to minor units.
+
+    The last separator before one or two digits is the decimal mark, whichever it is; full
+    groups of three digits may be separated by the other one. A lone separator followed by
+    exactly three digits ("1,250" or "1.250") is ambiguous and refused rather than guessed.
+    """
+    cleaned = "".join(str(text or "").split())
+    cleaned = cleaned.replace(currency_symbol(currency), "").removeprefix(currency)
+    if "," in cleaned and "." in cleaned:
+        decimal = "," if cleaned.rfind(",") > cleaned.rfind(".") else "."
+        thousands = "." if decimal == "," else ","
+        whole, _, fraction = cleaned.rpartition(decimal)
+        if not _grouped(whole, thousands):
+            raise DomainError(AMBIGUOUS_AMOUNT)
+        cleaned = f"{whole.replace(thousands, '')}.{fraction}"
+    elif "," in cleaned or "." in cleaned:
+        separator = "," if "," in cleaned else "."
+        parts = cleaned.split(separator)
+        if len(parts) > 2:
+            if not _grouped(cleaned, separator):
+                raise DomainError(AMBIGUOUS_AMOUNT)
+            cleaned = cleaned.replace(separator, "")
+        elif len(parts[1]) == 3 and parts[0].lstrip("-").isdigit() and parts[1].isdigit():
+            raise DomainError(AMBIGUOUS_AMOUNT)
+        else:
+            cleaned = f"{parts[0]}.{parts[1]}"
+    return to_minor(cleaned, currency)
+
+
+def _grouped(number, separator):
+    """'1,250,000' with ',': digits in full groups of three after the first group."""
+    groups = number.lstrip("-").split(separator)
+    return (
+        all(group.isdigit() for group in groups)
+        and 1 <= len(groups[0]) <= 3
+        and all(len(group) == 3 for group in groups[1:])
+    )

@@ -5,7 +5,7 @@ import uuid
 from django import forms
 
 from core.errors import DomainError
-from core.money import currency_symbol, to_minor
+from core.money import currency_symbol, parse_amount
 
 QUICK_PICKS = (5, 10, 25, 50)
 
@@ -25,9 +25,8 @@ class AmountField(forms.CharField):
         if value in (None, ""):
             return None
         try:
-            return to_minor(
-                value.replace(",", ".").replace(currency_symbol(self.currency), ""), self.currency
-            )
+            return parse_amount(value, self.currency)
+
         except DomainError as error:
             raise forms.ValidationError(error.message) from None
 

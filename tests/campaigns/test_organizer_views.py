@@ -16,6 +16,7 @@ from PIL import Image
 
 from campaigns import services
 from campaigns.models import Campaign, Collaborator, RewardTier
+from core import money as core_money
 from core.models import AuditEvent
 from pledges.models import Pledge
 from tests.factories import (
@@ -299,7 +300,8 @@ def _funding_post(client, campaign, **overrides):
         ({"goal": "0"}, "goal", "The goal must be more than zero."),
         ({"goal": "-5"}, "goal", "The goal must be more than zero."),
         ({"goal": "1000001"}, "goal", "The goal is above the platform&#x27;s maximum."),
-        ({"goal": "10.005"}, "goal", "EUR amounts can have at most 2 decimal places."),
+        ({"goal": "10.0055"}, "goal", "EUR amounts can have at most 2 decimal places."),
+        ({"goal": "5,000"}, "goal", core_money.AMBIGUOUS_AMOUNT),
         ({"goal": "lots"}, "goal", "Enter an amount such as 25 or 12.50."),
         (
             {"currency": "XYZ"},
@@ -395,7 +397,7 @@ def test_add_a_reward_with_a_delivery_month(organizer_client):
             "minimum",
             "A reward cannot ask more than the campaign&#x27;s goal.",
         ),
-        ({"minimum": "2.555"}, "minimum", "EUR amounts can have at most 2 decimal places."),
+        ({"minimum": "2.5555"}, "minimum", "EUR amounts can have at most 2 decimal places."),
         (
             {"quantity_limit": "0"},
             "quantity_limit",

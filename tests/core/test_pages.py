@@ -57,3 +57,30 @@ def test_security_headers(client):
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "strict-origin-when-cross-origin"
     assert response["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.parametrize(
+    "typed, minor",
+    [
+        ("25", 2500),
+        ("12.50", 1250),
+        ("12,50", 1250),
+        ("1,250.00", 125000),
+        ("€ 1.250,00", 125000),
+        ("1,250,000", 125000000),
+        ("12,5", 1250),
+    ],
+)
+def test_amounts_people_type_are_read_one_way(typed, minor):
+    from core.money import parse_amount
+
+    assert parse_amount(typed, "EUR") == minor
+
+
+@pytest.mark.parametrize("typed", ["1,250", "1.250", "1,25,0", "12.345,678.9"])
+def test_ambiguous_or_malformed_amounts_are_refused(typed):
+    from core.errors import DomainError
+    from core.money import parse_amount
+
+    with pytest.raises(DomainError):
+        parse_amount(typed, "EUR")

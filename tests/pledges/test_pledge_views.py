@@ -80,7 +80,8 @@ def test_double_submitted_form_makes_one_pledge(localstripe_settings, supporter_
     [
         ({"amount": "0"}, "amount", "above zero"),
         ({"amount": "-5"}, "amount", "above zero"),
-        ({"amount": "10.005"}, "amount", "at most 2 decimal places"),
+        ({"amount": "10.0055"}, "amount", "at most 2 decimal places"),
+        ({"amount": "1,250"}, "amount", "thousands separator"),
         ({"amount": "ten"}, "amount", "Enter an amount"),
         ({"amount": "0.50"}, "amount", "smallest pledge"),
         ({"amount": "20000"}, "amount", "largest pledge"),
