@@ -286,7 +286,7 @@ def _run_with_note(
     return TemplateResponse(request, "admin/campaigns/action_with_note.html", context)
 
 
-@admin.action(description="Approve selected campaigns")
+@admin.action(description="Approve selected campaigns", permissions=["review"])
 def approve_campaigns(modeladmin, request, queryset):
     return _run_with_note(
         modeladmin,
@@ -304,7 +304,7 @@ def approve_campaigns(modeladmin, request, queryset):
     )
 
 
-@admin.action(description="Request changes to selected campaigns")
+@admin.action(description="Request changes to selected campaigns", permissions=["review"])
 def request_changes(modeladmin, request, queryset):
     return _run_with_note(
         modeladmin,
@@ -322,7 +322,7 @@ def request_changes(modeladmin, request, queryset):
     )
 
 
-@admin.action(description="Reject selected campaigns")
+@admin.action(description="Reject selected campaigns", permissions=["review"])
 def reject_campaigns(modeladmin, request, queryset):
     return _run_with_note(
         modeladmin,
@@ -348,7 +348,7 @@ def _unpublish(request):
     return run
 
 
-@admin.action(description="Unpublish (cancel) selected live campaigns")
+@admin.action(description="Unpublish (cancel) selected live campaigns", permissions=["moderate"])
 def unpublish_campaigns(modeladmin, request, queryset):
     return _run_with_note(
         modeladmin,
@@ -384,12 +384,12 @@ def _set_featured(modeladmin, request, queryset, featured):
         modeladmin.message_user(request, f"{verb}: " + ", ".join(f"“{t}”" for t in changed) + ".")
 
 
-@admin.action(description="Feature on the home page")
+@admin.action(description="Feature on the home page", permissions=["moderate"])
 def feature_campaigns(modeladmin, request, queryset):
     _set_featured(modeladmin, request, queryset, True)
 
 
-@admin.action(description="Stop featuring on the home page")
+@admin.action(description="Stop featuring on the home page", permissions=["moderate"])
 def unfeature_campaigns(modeladmin, request, queryset):
     _set_featured(modeladmin, request, queryset, False)
 
@@ -483,6 +483,13 @@ class CampaignAdmin(admin.ModelAdmin):
         # Bulk delete would bypass the draft-only rule below.
         actions.pop("delete_selected", None)
         return actions
+
+    # Checked by the actions (permissions=["review"] / ["moderate"]); the services check again.
+    def has_review_permission(self, request):
+        return request.user.has_perm(services.REVIEW_PERMISSION)
+
+    def has_moderate_permission(self, request):
+        return request.user.has_perm(services.MODERATE_PERMISSION)
 
     def has_add_permission(self, request):
         # Campaigns start with an organizer ("Start a campaign"), not in the admin.

@@ -144,6 +144,10 @@ class Campaign(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("review_campaign", "Can approve, reject or request changes to campaigns"),
+            ("moderate_campaign", "Can unpublish live campaigns and feature campaigns"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(goal_minor__isnull=True) | Q(goal_minor__gt=0),

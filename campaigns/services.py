@@ -53,9 +53,14 @@ def _require_owner(campaign, by):
         raise NotPermitted("Only the campaign's organizer can do this.")
 
 
-def _require_staff(by):
-    if not (by.is_authenticated and by.is_staff):
-        raise NotPermitted("Only platform staff can review campaigns.")
+REVIEW_PERMISSION = "campaigns.review_campaign"
+MODERATE_PERMISSION = "campaigns.moderate_campaign"
+
+
+def _require_permission(by, permission):
+    """Staff status alone is not enough: reviewing and unpublishing need their permission."""
+    if not (by.is_authenticated and by.is_staff and by.has_perm(permission)):
+        raise NotPermitted("You do not have permission to do this.")
 
 
 def _require_content_editable(campaign):
@@ -436,7 +441,7 @@ def _email_organizer(name, note=""):
 
 
 def approve(campaign, *, by, note=""):
-    _require_staff(by)
+    _require_permission(by, REVIEW_PERMISSION)
     return transition(
         campaign,
         Status.APPROVED,
@@ -448,7 +453,7 @@ def approve(campaign, *, by, note=""):
 
 
 def request_changes(campaign, *, by, note):
-    _require_staff(by)
+    _require_permission(by, REVIEW_PERMISSION)
     if not note.strip():
         raise DomainError("Tell the organizer what to change.", field="note")
     return transition(
@@ -462,7 +467,7 @@ def request_changes(campaign, *, by, note):
 
 
 def reject(campaign, *, by, note):
-    _require_staff(by)
+    _require_permission(by, REVIEW_PERMISSION)
     if not note.strip():
         raise DomainError("Give the organizer a reason for the rejection.", field="note")
     return transition(
@@ -502,10 +507,10 @@ def launch(campaign, *, by, now=None):
 
 def cancel(campaign, *, by, reason=""):
     """The organizer (draft, approved, live) or staff (unpublish) cancels; pledges are released."""
-    if not (by.is_staff or campaign.organizer_id == by.pk):
-        raise NotPermitted("Only the organizer or staff can cancel a campaign.")
-    if by.is_staff and campaign.organizer_id != by.pk and not reason.strip():
-        raise DomainError("Give a reason for unpublishing.", field="reason")
+    if campaign.organizer_id != by.pk:
+        _require_permission(by, MODERATE_PERMISSION)
+        if not reason.strip():
+            raise DomainError("Give a reason for unpublishing.", field="reason")
     from pledges.services import release_pledges_for
 
     def release(locked):
@@ -526,7 +531,7 @@ def cancel(campaign, *, by, reason=""):
 
 
 def set_featured(campaign, *, by, featured):
-    _require_staff(by)
+    _require_permission(by, MODERATE_PERMISSION)
     campaign.featured = featured
     campaign.save(update_fields=["featured", "updated_at"])
     record(campaign, action="featured" if featured else "unfeatured", by=by)

@@ -118,3 +118,21 @@ class PledgeFactory(factory.django.DjangoModelFactory):
     activated_at = factory.LazyAttribute(
         lambda o: timezone.now() if o.status in Pledge.COUNTED_STATUSES else None
     )
+
+
+class ReviewerFactory(MemberFactory):
+    """Platform staff allowed to review and moderate campaigns (not a superuser)."""
+
+    is_staff = True
+
+    @factory.post_generation
+    def moderation_permissions(member, create, extracted, **kwargs):
+        from django.contrib.auth.models import Permission
+
+        if create:
+            member.user_permissions.add(
+                *Permission.objects.filter(
+                    content_type__app_label="campaigns",
+                    codename__in=["review_campaign", "moderate_campaign", "view_campaign"],
+                )
+            )

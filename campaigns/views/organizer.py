@@ -383,8 +383,13 @@ def review(request, pk):
 def preview(request, pk):
     from campaigns.views.public import render_campaign_page
 
-    campaign = _editable_campaign(request, pk)
-    campaign = selectors.campaign_for_page(campaign.pk, request.user)
+    # Its editors, and staff reviewing it from the admin's queue (visible_to lets staff see all).
+    if not request.user.is_staff:
+        _editable_campaign(request, pk)
+    try:
+        campaign = selectors.campaign_for_page(pk, request.user)
+    except Campaign.DoesNotExist:
+        raise Http404 from None
     return render_campaign_page(request, campaign, preview=True)
 
 

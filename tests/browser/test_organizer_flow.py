@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 
 from campaigns import services
 from campaigns.models import Campaign
-from tests.factories import PASSWORD, MemberFactory
+from tests.factories import PASSWORD, MemberFactory, ReviewerFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -59,7 +59,7 @@ def test_organizer_starts_fills_every_step_submits_and_launches(
     live_server, page, screenshot, tmp_path
 ):
     organizer = MemberFactory(display_name="Ada Gardener", location="Ghent")
-    staff = MemberFactory(is_staff=True)
+    staff = ReviewerFactory()
     cover = make_cover(tmp_path / "cover.png")
     serve_media(page)
     base = live_server.url

@@ -375,3 +375,48 @@ def test_non_staff_cannot_use_the_admin(member_client):
     response = member_client.get(QUEUE)
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_view_only_staff_cannot_review_or_unpublish(client):
+    from django.contrib.auth.models import Permission
+
+    from campaigns import services
+    from core.errors import NotPermitted
+    from tests.factories import MemberFactory
+
+    viewer = MemberFactory(is_staff=True)
+    viewer.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_campaign", "view_campaigninreview"])
+    )
+    client.force_login(viewer)
+    live = CampaignFactory(live=True)
+    waiting = CampaignFactory(in_review=True)
+    PledgeFactory(campaign=live)
+
+    _act(client, "unpublish_campaigns", [live], note="Because I can.")
+    client.post(
+        QUEUE, {"action": "approve_campaigns", ACTION_CHECKBOX_NAME: [waiting.pk], "apply": "1"}
+    )
+    assert Campaign.objects.get(pk=live.pk).status == Status.LIVE
+    assert Campaign.objects.get(pk=waiting.pk).status == Status.IN_REVIEW
+    assert Pledge.objects.get(campaign=live).status == Pledge.Status.ACTIVE
+    # The services refuse too, whatever calls them.
+    for attempt in (
+        lambda: services.approve(waiting, by=viewer),
+        lambda: services.cancel(live, by=viewer, reason="x"),
+        lambda: services.set_featured(live, by=viewer, featured=True),
+    ):
+        with pytest.raises(NotPermitted):
+            attempt()
+
+
+def test_reviewers_can_preview_a_campaign_in_review(client):
+    from tests.factories import MemberFactory, ReviewerFactory
+
+    campaign = CampaignFactory(in_review=True, title="Little free libraries")
+    url = reverse("campaigns:preview", args=[campaign.pk])
+    client.force_login(ReviewerFactory())
+    response = client.get(url)
+    assert response.status_code == 200 and "Little free libraries" in response.content.decode()
+    client.force_login(MemberFactory())
+    assert client.get(url).status_code == 404

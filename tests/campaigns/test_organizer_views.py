@@ -24,6 +24,7 @@ from tests.factories import (
     CampaignFactory,
     MemberFactory,
     PledgeFactory,
+    ReviewerFactory,
     RewardTierFactory,
     StretchGoalFactory,
 )
@@ -618,7 +619,7 @@ def test_submit_then_changes_requested_then_resubmit(organizer_client):
     assert Campaign.objects.get(pk=campaign.pk).status == Status.IN_REVIEW
     assert "Editing is paused" in client.get(url("edit_basics", campaign)).content.decode()
 
-    services.request_changes(campaign, by=MemberFactory(is_staff=True), note="Say where.")
+    services.request_changes(campaign, by=ReviewerFactory(), note="Say where.")
     html = client.get(url("edit_basics", campaign)).content.decode()
     assert "The reviewer asked for changes" in html and "Say where." in html
     client.post(url("submit", campaign))

@@ -25,6 +25,7 @@ from tests.factories import (
     CampaignFactory,
     MemberFactory,
     PledgeFactory,
+    ReviewerFactory,
     RewardTierFactory,
     StretchGoalFactory,
 )
@@ -51,7 +52,7 @@ def _fast_password_hashing(settings):
 
 @pytest.fixture
 def staff():
-    return MemberFactory(is_staff=True)
+    return ReviewerFactory()
 
 
 def funding(campaign, **overrides):
