@@ -363,7 +363,8 @@ def invite_collaborator(campaign, *, by, email):
             email,
             "collaborator_invited",
             {"campaign": campaign, "collaborator": collaborator, "by": by},
-        )
+        ),
+        robust=True,
     )
     return collaborator
 
@@ -516,6 +517,11 @@ def cancel(campaign, *, by, reason=""):
     def release(locked):
         release_pledges_for(locked, by=by)
 
+    def release_stragglers(cancelled):
+        # A pledge activated while the cancellation was committing read the campaign as
+        # live; once it is committed as cancelled, release whatever is still open.
+        release_pledges_for(cancelled, by=by)
+
     notify = (
         [] if by.pk == campaign.organizer_id else [_email_organizer("campaign_cancelled", reason)]
     )
@@ -525,7 +531,7 @@ def cancel(campaign, *, by, reason=""):
         by=by,
         note=reason,
         guard=release,
-        after_commit=[*notify, page_cache.forget],
+        after_commit=[release_stragglers, page_cache.forget, *notify],
         updates={"cancellation_reason": reason, "ended_at": timezone.now()},
     )
 

@@ -167,6 +167,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # --- Security -------------------------------------------------------------------------------
 # Production runs behind a TLS-terminating proxy that sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many reverse proxies append to X-Forwarded-For in front of us (core.http.client_ip).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
@@ -198,6 +200,12 @@ STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_localstr
 MIN_PLEDGE_MINOR = env.int("MIN_PLEDGE_MINOR", default=100)
 MAX_PLEDGE_MINOR = env.int("MAX_PLEDGE_MINOR", default=10_000_00)
 MAX_GOAL_MINOR = env.int("MAX_GOAL_MINOR", default=1_000_000_00)
+
+# --- Card-testing defence (pledges.throttle) ------------------------------------------------
+PLEDGE_FAILURES_BEFORE_BLOCK = env.int("PLEDGE_FAILURES_BEFORE_BLOCK", default=5)
+PLEDGE_ATTEMPTS_PER_HOUR_MEMBER = env.int("PLEDGE_ATTEMPTS_PER_HOUR_MEMBER", default=20)
+# Higher: a community hall or office shares one address.
+PLEDGE_ATTEMPTS_PER_HOUR_IP = env.int("PLEDGE_ATTEMPTS_PER_HOUR_IP", default=100)
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {

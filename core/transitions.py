@@ -16,7 +16,8 @@ def transition(instance, to, *, by=None, note="", updates=None, guard=None, afte
 
     updates: extra field values saved with the status (e.g. launched_at, deadline).
     guard: callable(locked_instance) that raises a DomainError to refuse the move.
-    after_commit: callables(instance) run once the transaction commits (emails, tasks).
+    after_commit: callables(instance) run once the transaction commits (emails, tasks); an
+        exception in one is logged and does not affect the others.
     """
     model = type(instance)
     updates = dict(updates or {})
@@ -38,7 +39,9 @@ def transition(instance, to, *, by=None, note="", updates=None, guard=None, afte
         locked.save(update_fields=["status", *updates, *_auto_now_fields(model)])
         record(locked, action=f"status:{to}", by=by, from_status=current, to_status=to, note=note)
         for callback in after_commit:
-            transaction.on_commit(lambda callback=callback: callback(locked))
+            # robust: a failing email must not turn a committed change into an error page, nor
+            # stop the callbacks after it; the failure is logged.
+            transaction.on_commit(lambda callback=callback: callback(locked), robust=True)
     # Keep the caller's object in step with the database.
     instance.__dict__.update({f: getattr(locked, f) for f in ["status", *updates]})
     return locked

@@ -8,9 +8,9 @@ from rest_framework.response import Response
 
 from campaigns.models import Campaign
 from core.errors import DomainError
+from core.http import client_ip
 from pledges import selectors, services
 from pledges.serializers import PledgeCreateSerializer, PledgeSerializer
-from pledges.views import client_ip
 
 
 @api_view(["GET", "POST"])

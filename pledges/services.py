@@ -149,6 +149,12 @@ def start_pledge(
                 idempotency_key=idempotency_key,
             )
         except IntegrityError:
+            # A double submit that raced past the lookup above: answer with the winner's pledge.
+            raced = idempotency_key and Pledge.objects.filter(
+                supporter=supporter, idempotency_key=idempotency_key
+            ).first()
+            if raced:
+                return _with_client_secret(raced, gateway)
             raise DomainError("You already have a pledge in progress for this campaign.") from None
         record(pledge, action="created", by=supporter, to_status=pledge.status)
 
@@ -231,7 +237,7 @@ def activate_pledge(pledge, *, payment_method_id, by=None, now=None):
                 Status.ACTIVE,
                 by=by,
                 updates={"payment_method_id": payment_method_id, "activated_at": now},
-                after_commit=[_send_confirmation, _refresh_campaign_page],
+                after_commit=[_refresh_campaign_page, _send_confirmation],
             )
     if refusal is not None:
         # Outside the claim's transaction: the refusal itself must be kept.
@@ -278,11 +284,11 @@ def change_pledge(pledge, *, by, amount_minor, reward):
         locked.reward = reward
         locked.save(update_fields=["amount_minor", "reward", "updated_at"])
         record(locked, action="changed", by=by, note=note)
-        transaction.on_commit(lambda: _refresh_campaign_page(locked))
+        transaction.on_commit(lambda: _refresh_campaign_page(locked), robust=True)
     return locked
 
 
-def start_card_update(pledge, *, by, gateway=None):
+def start_card_update(pledge, *, by, ip="", gateway=None):
     """A new SetupIntent for an active pledge; confirm_card swaps the card when it succeeds."""
     from payments.gateway import get_gateway
     from payments.services import ensure_customer
@@ -292,6 +298,7 @@ def start_card_update(pledge, *, by, gateway=None):
     if pledge.status != Status.ACTIVE:
         raise DomainError("Only an active pledge's card can be updated.")
     _require_open_campaign(pledge.campaign)
+    throttle.check(member=by, ip=ip)  # each new card is a chance to test a stolen one
     gateway = gateway or get_gateway()
     intent = gateway.create_setup_intent(
         ensure_customer(by, gateway=gateway).customer_id,

@@ -18,19 +18,12 @@ BLOCK_SECONDS = 60 * 60
 ATTEMPT_WINDOW = 60 * 60
 
 
-def _limits():
-    return (
-        getattr(settings, "PLEDGE_FAILURES_BEFORE_BLOCK", 5),
-        getattr(settings, "PLEDGE_ATTEMPTS_PER_HOUR", 20),
-    )
-
-
 def _keys(member, ip):
     keys = []
     if member is not None and getattr(member, "pk", None):
-        keys.append(f"member:{member.pk}")
+        keys.append((f"member:{member.pk}", settings.PLEDGE_ATTEMPTS_PER_HOUR_MEMBER))
     if ip:
-        keys.append(f"ip:{ip}")
+        keys.append((f"ip:{ip}", settings.PLEDGE_ATTEMPTS_PER_HOUR_IP))
     return keys
 
 
@@ -45,14 +38,13 @@ def _incr(key, timeout):
 
 def check(*, member, ip):
     """Refuse (DomainError) while blocked; count this attempt against the hourly allowance."""
-    max_failures, max_attempts = _limits()
-    for key in _keys(member, ip):
+    for key, _ in _keys(member, ip):
         if cache.get(f"pledge-block:{key}"):
             raise DomainError(
                 "Too many failed attempts. For your security, pledging is paused for an hour."
             )
-    for key in _keys(member, ip):
-        if _incr(f"pledge-attempts:{key}", ATTEMPT_WINDOW) > max_attempts:
+    for key, allowance in _keys(member, ip):
+        if _incr(f"pledge-attempts:{key}", ATTEMPT_WINDOW) > allowance:
             raise DomainError("Too many pledge attempts. Please try again later.")
 
 
@@ -60,7 +52,6 @@ def record_failure(*, member, ip, campaign=None, reason=""):
     """Count a failure; the fifth within ten minutes blocks the member and the IP for an hour."""
     from pledges.models import PledgeFailure
 
-    max_failures, _ = _limits()
     PledgeFailure.objects.create(
         member=member if getattr(member, "pk", None) else None,
         ip=ip or None,
@@ -68,6 +59,6 @@ def record_failure(*, member, ip, campaign=None, reason=""):
         reason=reason[:255],
     )
     logger.warning("pledge failure member=%s ip=%s: %s", getattr(member, "pk", None), ip, reason)
-    for key in _keys(member, ip):
-        if _incr(f"pledge-failures:{key}", FAILURE_WINDOW) >= max_failures:
+    for key, _ in _keys(member, ip):
+        if _incr(f"pledge-failures:{key}", FAILURE_WINDOW) >= settings.PLEDGE_FAILURES_BEFORE_BLOCK:
             cache.set(f"pledge-block:{key}", True, BLOCK_SECONDS)

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_for_page
 from core.errors import DomainError
+from core.http import client_ip
 from core.money import to_major
 from payments.gateway import get_gateway
 from pledges import selectors, services
@@ -18,10 +19,6 @@ from pledges.forms import QUICK_PICKS, ChangePledgeForm, PledgeForm
 from pledges.models import Pledge
 
 FORM_FIELDS = {"amount", "reward"}
-
-
-def client_ip(request):
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def _add_error(form, error):
@@ -173,7 +170,7 @@ def detail(request, public_id):
 @require_POST
 def update_card(request, public_id):
     pledge = selectors.pledge_of(request.user, public_id)
-    services.start_card_update(pledge, by=request.user)
+    services.start_card_update(pledge, by=request.user, ip=client_ip(request))
     return redirect("pledges:card", pledge.public_id)
 
 

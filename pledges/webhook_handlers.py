@@ -68,5 +68,6 @@ def payment_method_detached(event):
                 pledge.supporter.email,
                 "pledge_card_removed",
                 {"pledge": pledge, "campaign": pledge.campaign},
-            )
+            ),
+            robust=True,
         )

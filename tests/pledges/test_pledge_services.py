@@ -224,3 +224,37 @@ def test_abandoned_pending_pledges_expire(campaign, supporter):
     assert services.expire_abandoned_pledges(older_than=dt.timedelta(hours=24)) == 1
     assert Pledge.objects.get(pk=old.pk).status == Pledge.Status.CANCELLED
     assert Pledge.objects.get(pk=fresh.pk).status == Pledge.Status.PENDING
+
+
+def test_updating_the_card_is_throttled_too(localstripe_settings, campaign, supporter):
+    pledge = PledgeFactory(campaign=campaign, supporter=supporter)
+    from pledges import throttle
+
+    for _ in range(5):
+        throttle.record_failure(member=supporter, ip="10.7.7.7", campaign=campaign, reason="x")
+    with pytest.raises(DomainError, match="paused for an hour"):
+        services.start_card_update(pledge, by=supporter, ip="10.7.7.7")
+
+
+def test_a_failing_email_does_not_undo_or_hide_an_activation(
+    localstripe_settings,
+    campaign,
+    supporter,
+    confirm_in_browser,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    from campaigns import page_cache
+
+    def broken_mail(*args, **kwargs):
+        raise OSError("SMTP server is down")
+
+    forgotten = []
+    monkeypatch.setattr("core.emails.send_mail", broken_mail)
+    monkeypatch.setattr(page_cache, "forget", lambda c: forgotten.append(c.pk))
+    pledge = start(campaign, supporter)
+    confirm_in_browser(pledge.setup_intent_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        active = services.confirm_card(pledge, by=supporter)
+    assert active.status == Pledge.Status.ACTIVE
+    assert forgotten == [campaign.pk]

@@ -245,3 +245,29 @@ def test_failed_campaign_still_shows_what_was_pledged(campaign):
     type(campaign).objects.filter(pk=campaign.pk).update(status="failed")
     failed = with_totals(type(campaign).objects.filter(pk=campaign.pk)).get()
     assert (failed.pledged_minor, failed.supporters_count) == (1_000, 1)
+
+
+def test_client_ip_behind_trusted_proxies(rf, settings):
+    from core.http import client_ip
+
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.7", REMOTE_ADDR="10.0.0.2")
+    settings.TRUSTED_PROXY_COUNT = 0
+    assert client_ip(request) == "10.0.0.2"
+    settings.TRUSTED_PROXY_COUNT = 1  # the forged 6.6.6.6 on the left is ignored
+    assert client_ip(request) == "203.0.113.7"
+    settings.TRUSTED_PROXY_COUNT = 3  # fewer entries than proxies: fall back to the peer
+    assert client_ip(request) == "10.0.0.2"
+
+
+def test_failures_of_others_behind_the_same_proxy_do_not_block_a_member(client, settings, campaign):
+    settings.TRUSTED_PROXY_COUNT = 1
+    for n in range(5):
+        client.force_login(MemberFactory())
+        client.post(
+            pledge_url(campaign), form_data(amount="0.50"), HTTP_X_FORWARDED_FOR=f"198.51.100.{n}"
+        )
+    client.force_login(MemberFactory())
+    response = client.post(
+        pledge_url(campaign), form_data(amount="0.50"), HTTP_X_FORWARDED_FOR="198.51.100.99"
+    )
+    assert "paused" not in response.content.decode()
