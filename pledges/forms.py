@@ -5,7 +5,7 @@ import uuid
 from django import forms
 
 from core.errors import DomainError
-from core.money import currency_symbol, parse_amount
+from core.money import currency_symbol, format_money, parse_amount
 
 QUICK_PICKS = (5, 10, 25, 50)
 
@@ -26,18 +26,50 @@ class AmountField(forms.CharField):
             return None
         try:
             return parse_amount(value, self.currency)
-
         except DomainError as error:
             raise forms.ValidationError(error.message) from None
 
 
-class PledgeForm(forms.Form):
+def reward_label(reward, currency):
+    label = f"{reward.title} ({format_money(reward.minimum_minor, currency)} or more)"
+    return f"{label}, sold out" if reward.is_sold_out else label
+
+
+class RewardAndAmountForm(forms.Form):
+    """A reward of this campaign (or none, where allowed) and an amount in its currency."""
+
+    NO_REWARD_LABEL = "No reward"
+
     reward = forms.ChoiceField(
         widget=forms.RadioSelect,
         label="Reward",
         error_messages={"invalid_choice": "Choose one of this campaign's rewards."},
     )
-    amount = forms.CharField()  # replaced per campaign in __init__
+
+    def __init__(self, *args, campaign, rewards, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.campaign = campaign
+        self.rewards = {str(r.pk): r for r in rewards}
+        choices = [(str(r.pk), reward_label(r, campaign.currency)) for r in rewards]
+        if campaign.allow_no_reward:
+            choices.insert(0, ("", self.NO_REWARD_LABEL))
+        self.fields["reward"].choices = choices
+        self.fields["reward"].required = not campaign.allow_no_reward
+        self.fields["amount"] = AmountField(
+            currency=campaign.currency, label=f"Amount ({currency_symbol(campaign.currency)})"
+        )
+        self.order_fields(["reward", "amount"])
+
+    def clean_reward(self):
+        value = self.cleaned_data.get("reward") or ""
+        if value and value not in self.rewards:
+            raise forms.ValidationError("Choose one of this campaign's rewards.")
+        return self.rewards.get(value)
+
+
+class PledgeForm(RewardAndAmountForm):
+    NO_REWARD_LABEL = "No reward, I just want to help"
+
     public_name = forms.CharField(
         max_length=80,
         required=False,
@@ -53,57 +85,11 @@ class PledgeForm(forms.Form):
     )
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
-    def __init__(self, *args, campaign, rewards, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.campaign = campaign
-        self.rewards = {str(r.pk): r for r in rewards}
-        choices = [(str(r.pk), r.title) for r in rewards]
-        if campaign.allow_no_reward:
-            choices.insert(0, ("", "No reward, I just want to help"))
-        self.fields["reward"].choices = choices
-        self.fields["reward"].required = not campaign.allow_no_reward
-        self.fields["amount"] = AmountField(
-            currency=campaign.currency,
-            label=f"Amount ({currency_symbol(campaign.currency)})",
-        )
         if not self.is_bound:
             self.initial.setdefault("idempotency_key", uuid.uuid4().hex)
 
-    def clean_reward(self):
-        value = self.cleaned_data.get("reward") or ""
-        if value and value not in self.rewards:
-            raise forms.ValidationError("Choose one of this campaign's rewards.")
-        return self.rewards.get(value)
 
-
-def reward_label(reward, currency):
-    from core.money import format_money
-
-    label = f"{reward.title} ({format_money(reward.minimum_minor, currency)} or more)"
-    return f"{label}, sold out" if reward.is_sold_out else label
-
-
-class ChangePledgeForm(forms.Form):
-    reward = forms.ChoiceField(
-        widget=forms.RadioSelect,
-        label="Reward",
-        required=False,
-        error_messages={"invalid_choice": "Choose one of this campaign's rewards."},
-    )
-
-    def __init__(self, *args, campaign, rewards, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.rewards = {str(r.pk): r for r in rewards}
-        choices = [(str(r.pk), reward_label(r, campaign.currency)) for r in rewards]
-        if campaign.allow_no_reward:
-            choices.insert(0, ("", "No reward"))
-        self.fields["reward"].choices = choices
-        self.fields["amount"] = AmountField(
-            currency=campaign.currency, label=f"Amount ({currency_symbol(campaign.currency)})"
-        )
-
-    def clean_reward(self):
-        value = self.cleaned_data.get("reward") or ""
-        if value and value not in self.rewards:
-            raise forms.ValidationError("Choose one of this campaign's rewards.")
-        return self.rewards.get(value)
+class ChangePledgeForm(RewardAndAmountForm):
+    pass

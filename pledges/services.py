@@ -71,13 +71,19 @@ def _claimed(reward, exclude=None):
     return pledges.aggregate(n=Count("id"))["n"]
 
 
+def _require_stock(reward, *, exclude=None):
+    """Raise unless a limited reward has a unit left (a read; _claim_reward locks first)."""
+    if reward is None or reward.quantity_limit is None:
+        return
+    if _claimed(reward, exclude=exclude) >= reward.quantity_limit:
+        raise DomainError(f"“{reward.title}” has sold out.", field="reward")
+
+
 def _claim_reward(reward, pledge):
     """Lock a limited reward and check one more unit is left (call inside a transaction)."""
     if reward is None or reward.quantity_limit is None:
         return
-    locked = RewardTier.objects.select_for_update().get(pk=reward.pk)
-    if _claimed(locked, exclude=pledge) >= locked.quantity_limit:
-        raise DomainError(f"“{locked.title}” has sold out.", field="reward")
+    _require_stock(RewardTier.objects.select_for_update().get(pk=reward.pk), exclude=pledge)
 
 
 # --- the pledge flow ------------------------------------------------------------------------
@@ -123,9 +129,7 @@ def start_pledge(
         validate_pledge_terms(
             campaign, supporter=supporter, amount_minor=amount_minor, reward=reward
         )
-        limited = reward is not None and reward.quantity_limit is not None
-        if limited and _claimed(reward) >= reward.quantity_limit:
-            raise DomainError(f"“{reward.title}” has sold out.", field="reward")
+        _require_stock(reward)  # early, friendly; activation checks again under a lock
     except DomainError as error:
         throttle.record_failure(member=supporter, ip=ip, campaign=campaign, reason=error.message)
         raise
@@ -150,9 +154,12 @@ def start_pledge(
             )
         except IntegrityError:
             # A double submit that raced past the lookup above: answer with the winner's pledge.
-            raced = idempotency_key and Pledge.objects.filter(
-                supporter=supporter, idempotency_key=idempotency_key
-            ).first()
+            raced = (
+                idempotency_key
+                and Pledge.objects.filter(
+                    supporter=supporter, idempotency_key=idempotency_key
+                ).first()
+            )
             if raced:
                 return _with_client_secret(raced, gateway)
             raise DomainError("You already have a pledge in progress for this campaign.") from None

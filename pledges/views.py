@@ -161,7 +161,7 @@ def detail(request, public_id):
             "campaign": campaign,
             "form": form,
             "rewards": rewards,
-            "can_change": pledge.status == Pledge.Status.ACTIVE and campaign.is_live,
+            "can_change": pledge.can_change,
         },
     )
 
