@@ -114,3 +114,44 @@ def test_supporter_pledges_changes_and_cancels(
 
     leaked = [n for body in bodies for n in CARD_NUMBER.findall(body) if luhn_valid(n)]
     assert bodies and not leaked, leaked
+
+
+def test_card_that_needs_3d_secure(live_server, page, screenshot, settings, localstripe_settings):
+    """The card form passes 3-D Secure (localstripe's mock challenge) and a failed one says so."""
+    from tests.factories import PASSWORD, MemberFactory
+
+    settings.STRIPE_JS_URL = f"{localstripe_settings}/js.stripe.com/v3/"
+    campaign = CampaignFactory(live=True, title="Benches for the square")
+    supporter = MemberFactory(email="sca@example.org")
+    page.goto(live_server.url + "/accounts/login/")
+    page.get_by_label("Email").fill(supporter.email)
+    page.locator("#id_password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_load_state()
+
+    def pledge_with_3ds(complete):
+        page.goto(live_server.url + f"/c/{campaign.slug}/pledge/")
+        page.get_by_role("button", name="25", exact=True).click()
+        page.get_by_role("button", name="Continue to card details").click()
+        page.wait_for_url(re.compile(r"/card/"))
+        card = page.locator("#card-element")
+        card.locator("input[placeholder=number]").fill("4000002760003184")
+        card.locator("input[placeholder=exp_month]").fill("12")
+        card.locator("input[placeholder=exp_year]").fill("34")
+        card.locator("input[placeholder=cvc]").fill("123")
+        card.locator("input[placeholder=postal_code]").fill("9000")
+        page.get_by_role("button", name="Save card and pledge").click()
+        challenge = "Complete authentication" if complete else "Fail authentication"
+        page.get_by_role("button", name=challenge).click()
+
+    pledge_with_3ds(complete=False)
+    assert page.locator("#card-errors").get_by_text("authentication failed").is_visible()
+    screenshot(page, "pledge-3ds-failed")
+    assert not Pledge.objects.filter(supporter=supporter, status=Pledge.Status.ACTIVE).exists()
+
+    pledge_with_3ds(complete=True)
+    page.wait_for_url(re.compile(r"/pledges/[0-9a-f-]+/$"))
+    assert page.get_by_text("Thank you! Your pledge is active.").is_visible()
+    assert (
+        Pledge.objects.get(supporter=supporter, status=Pledge.Status.ACTIVE).amount_minor == 2_500
+    )
