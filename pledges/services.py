@@ -296,20 +296,25 @@ def change_pledge(pledge, *, by, amount_minor, reward):
 
 
 def start_card_update(pledge, *, by, ip="", gateway=None):
-    """A new SetupIntent for an active pledge; confirm_card swaps the card when it succeeds."""
+    """A new SetupIntent for an open pledge; confirm_card activates it or swaps the card.
+
+    Used by "update card" on an active pledge, and when a pending pledge's SetupIntent can no
+    longer be confirmed (e.g. cancelled after failed 3-D Secure).
+    """
     from payments.gateway import get_gateway
     from payments.services import ensure_customer
 
     if pledge.supporter_id != by.pk:
         raise NotPermitted("This is not your pledge.")
-    if pledge.status != Status.ACTIVE:
-        raise DomainError("Only an active pledge's card can be updated.")
+    if pledge.status not in Pledge.OPEN_STATUSES:
+        raise DomainError("Only an open pledge's card can be updated.")
     _require_open_campaign(pledge.campaign)
     throttle.check(member=by, ip=ip)  # each new card is a chance to test a stolen one
     gateway = gateway or get_gateway()
+    purpose = "card_update" if pledge.status == Status.ACTIVE else "pledge"
     intent = gateway.create_setup_intent(
         ensure_customer(by, gateway=gateway).customer_id,
-        metadata={"pledge_id": str(pledge.pk), "purpose": "card_update"},
+        metadata={"pledge_id": str(pledge.pk), "purpose": purpose},
     )
     Pledge.objects.filter(pk=pledge.pk).update(setup_intent_id=intent.id)
     pledge.setup_intent_id = intent.id

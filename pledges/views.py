@@ -93,6 +93,9 @@ def card(request, public_id):
     if pledge.status not in Pledge.OPEN_STATUSES or not pledge.setup_intent_id:
         return redirect("pledges:detail", pledge.public_id)
     intent = get_gateway().retrieve_setup_intent(pledge.setup_intent_id)
+    if intent.status == "canceled":  # e.g. 3-D Secure failed on localstripe: start a new one
+        services.start_card_update(pledge, by=request.user, ip=client_ip(request))
+        intent = get_gateway().retrieve_setup_intent(pledge.setup_intent_id)
     if intent.status == "succeeded":
         try:
             services.confirm_card(pledge, by=request.user)

@@ -1,6 +1,7 @@
 """A visitor sees a real home page, a demo member logs in and out, the phone menu works."""
 
 import pytest
+from playwright.sync_api import expect
 
 from members.demo import DEMO_PASSWORD, ensure_demo_members
 
@@ -19,35 +20,28 @@ def test_home_login_logout(live_server, page, screenshot):
     page.get_by_label("Email").fill("organizer@groundswell.local")
     page.get_by_label("Password").fill("wrong password")
     page.get_by_role("button", name="Sign In").click()
-    assert page.locator(".form-errors").is_visible()
+    expect(page.locator(".form-errors")).to_be_visible()
     screenshot(page, "login-error")
 
     page.get_by_label("Password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign In").click()
     page.wait_for_url(live_server.url + "/")
     page.locator(".account-menu summary").click()
-    assert page.get_by_role("link", name="Public profile").is_visible()
+    expect(page.get_by_role("link", name="Public profile")).to_be_visible()
     page.get_by_role("button", name="Log out").click()
     page.wait_for_load_state()
     if page.url.endswith("/accounts/logout/"):  # allauth confirms GET logouts; ours is POST
         page.get_by_role("button", name="Sign Out").click()
-    assert page.get_by_role("link", name="Log in").is_visible()
+    expect(page.get_by_role("link", name="Log in")).to_be_visible()
 
 
 def test_signup_page_and_phone_menu(live_server, phone_page, screenshot):
     phone_page.goto(live_server.url + "/accounts/signup/")
     phone_page.get_by_role("button", name="Sign Up").click()
-    assert phone_page.locator(".errorlist").first.is_visible()
+    expect(phone_page.locator(".errorlist").first).to_be_visible()
     screenshot(phone_page, "signup-errors-phone")
-    assert (
-        not phone_page.locator(".site-nav")
-        .get_by_role("link", name="Discover", exact=True)
-        .is_visible()
-    )
+    nav_discover = phone_page.locator(".site-nav").get_by_role("link", name="Discover", exact=True)
+    expect(nav_discover).not_to_be_visible()
     phone_page.locator(".nav-toggle").click()
-    assert (
-        phone_page.locator(".site-nav")
-        .get_by_role("link", name="Discover", exact=True)
-        .is_visible()
-    )
+    expect(nav_discover).to_be_visible()
     screenshot(phone_page, "menu-phone")

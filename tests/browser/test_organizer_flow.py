@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from PIL import Image, ImageDraw
+from playwright.sync_api import expect
 
 from campaigns import services
 from campaigns.models import Campaign
@@ -120,9 +121,9 @@ def test_organizer_starts_fills_every_step_submits_and_launches(
     page.get_by_label("Currency").select_option("EUR")
     page.locator("label.ws-radio-card", has_text="Flexible").click()
     page.get_by_label("Duration in days").fill("30")
-    assert not page.locator("#id_end_date").is_visible()
+    expect(page.locator("#id_end_date")).not_to_be_visible()
     page.get_by_label("An end date").check()
-    assert page.locator("#id_end_date").is_visible()
+    expect(page.locator("#id_end_date")).to_be_visible()
     page.get_by_label("A number of days").check()
     screenshot(page, "organizer-05-funding")
     page.set_viewport_size({"width": 390, "height": 844})
@@ -140,7 +141,7 @@ def test_organizer_starts_fills_every_step_submits_and_launches(
     screenshot(page, "organizer-06a-reward-form")
     page.get_by_role("button", name="Add reward").click()
     page.wait_for_load_state()
-    assert page.get_by_text("40 of 40 left").is_visible()
+    expect(page.get_by_text("40 of 40 left")).to_be_visible()
     screenshot(page, "organizer-06-rewards")
     save_and_continue(page)
 
@@ -172,12 +173,12 @@ def test_organizer_starts_fills_every_step_submits_and_launches(
 
     # 8. Review: nothing missing; preview; submit.
     page.wait_for_url("**/review/")
-    assert page.get_by_text("Everything we need is there.").is_visible()
+    expect(page.get_by_text("Everything we need is there.")).to_be_visible()
     screenshot(page, "organizer-10-review")
     page.locator(".ws-body").get_by_role("link", name="Preview", exact=True).click()
     page.wait_for_url("**/preview/")
-    assert page.locator(".banner-preview").is_visible()
-    assert page.get_by_role("heading", name="Seed library for Brugse Poort").is_visible()
+    expect(page.locator(".banner-preview")).to_be_visible()
+    expect(page.get_by_role("heading", name="Seed library for Brugse Poort")).to_be_visible()
     screenshot(page, "organizer-11-preview")
     page.go_back()
     page.get_by_role("button", name="Submit for review").click()
@@ -188,7 +189,7 @@ def test_organizer_starts_fills_every_step_submits_and_launches(
     # An admin approves (the admin screens are tested elsewhere); the organizer launches.
     services.approve(Campaign.objects.get(pk=campaign.pk), by=staff)
     page.reload()
-    assert page.get_by_role("heading", name="Approved: launch when you are ready").is_visible()
+    expect(page.get_by_role("heading", name="Approved: launch when you are ready")).to_be_visible()
     assert "If you launch now, it ends on" in page.locator(".ws-deadline").inner_text()
     screenshot(page, "organizer-13-approved")
     page.get_by_role("button", name="Launch now").click()
@@ -198,8 +199,8 @@ def test_organizer_starts_fills_every_step_submits_and_launches(
     assert campaign.status == Campaign.Status.LIVE
     assert (campaign.deadline - campaign.launched_at).days == 30
     assert page.url == base + campaign.get_absolute_url()
-    assert page.get_by_role("heading", name="Seed library for Brugse Poort").is_visible()
-    assert page.get_by_text("Your campaign is live!").is_visible()
+    expect(page.get_by_role("heading", name="Seed library for Brugse Poort")).to_be_visible()
+    expect(page.get_by_text("Your campaign is live!")).to_be_visible()
     screenshot(page, "organizer-14-live-public-page")
 
     # My campaigns shows it live, with links to the public page.
@@ -244,7 +245,7 @@ def test_changes_requested_live_limits_and_cancelling_a_live_campaign(
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(base + f"/campaigns/{draft.pk}/review/")
     assert page.locator(".ws-steps").evaluate("bar => bar.scrollLeft") > 0
-    assert page.locator(".ws-steps .is-current").is_visible()
+    expect(page.locator(".ws-steps .is-current")).to_be_visible()
     screenshot(page, "organizer-21-review-phone")
     page.set_viewport_size({"width": 1280, "height": 900})
 
@@ -254,7 +255,7 @@ def test_changes_requested_live_limits_and_cancelling_a_live_campaign(
     assert page.get_by_role("button", name="Save and continue").count() == 0
     screenshot(page, "organizer-22-live-funding-frozen")
     page.goto(base + f"/campaigns/{live.pk}/edit/rewards/")
-    assert page.get_by_text("9 of 10 left").is_visible()
+    expect(page.get_by_text("9 of 10 left")).to_be_visible()
     screenshot(page, "organizer-23-live-rewards")
     page.get_by_role("link", name="Edit Concert ticket").click()
     assert page.get_by_label("Minimum pledge").is_disabled()
@@ -262,12 +263,12 @@ def test_changes_requested_live_limits_and_cancelling_a_live_campaign(
     screenshot(page, "organizer-24-live-reward-edit")
     page.get_by_role("button", name="Save reward").click()
     page.wait_for_url("**/edit/rewards/")
-    assert page.get_by_text("Front-row seat at the opening concert.").is_visible()
+    expect(page.get_by_text("Front-row seat at the opening concert.")).to_be_visible()
 
     # Cancelling a live campaign asks first, then releases every pledge.
     page.goto(base + f"/campaigns/{live.pk}/review/")
     page.get_by_role("link", name="Cancel this campaign…").click()
-    assert page.get_by_text("All pledges will be released.").is_visible()
+    expect(page.get_by_text("All pledges will be released.")).to_be_visible()
     page.get_by_label("Why are you cancelling? (optional)").fill("The square is being rebuilt.")
     screenshot(page, "organizer-25-cancel-confirm")
     page.get_by_role("button", name="Yes, cancel the campaign").click()

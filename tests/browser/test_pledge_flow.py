@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.core import mail
+from playwright.sync_api import expect
 
 from campaigns.selectors import with_totals
 from pledges.models import Pledge
@@ -78,7 +79,7 @@ def test_supporter_pledges_changes_and_cancels(
     screenshot(page, "pledge-card")
     page.get_by_role("button", name="Save card and pledge").click()
     page.wait_for_url(re.compile(r"/pledges/[0-9a-f-]+/$"))
-    assert page.get_by_text("Thank you! Your pledge is active.").is_visible()
+    expect(page.get_by_text("Thank you! Your pledge is active.")).to_be_visible()
     screenshot(page, "pledge-confirmed")
 
     pledge = Pledge.objects.get(supporter__email="nora@example.org")
@@ -91,7 +92,7 @@ def test_supporter_pledges_changes_and_cancels(
     assert (totals(campaign).pledged_minor, totals(campaign).supporters_count) == (1_000, 1)
 
     page.goto(live_server.url + "/pledges/")
-    assert page.get_by_role("cell", name="Active").is_visible()
+    expect(page.get_by_role("cell", name="Active")).to_be_visible()
     page.goto(live_server.url + campaign.get_absolute_url())
     assert "€10" in page.locator("main").inner_text()
 
@@ -99,7 +100,7 @@ def test_supporter_pledges_changes_and_cancels(
     page.goto(live_server.url + f"/pledges/{pledge.public_id}/")
     page.get_by_label(re.compile(r"Amount")).fill("25")
     page.get_by_role("button", name="Save changes").click()
-    assert page.get_by_text("Your pledge was updated.").is_visible()
+    expect(page.get_by_text("Your pledge was updated.")).to_be_visible()
     assert totals(campaign).pledged_minor == 2_500
     page.goto(live_server.url + campaign.get_absolute_url())
     assert "€25" in page.locator("main").inner_text()
@@ -108,7 +109,7 @@ def test_supporter_pledges_changes_and_cancels(
     page.goto(live_server.url + f"/pledges/{pledge.public_id}/")
     page.get_by_role("button", name="Cancel pledge").click()
     page.wait_for_url(re.compile(r"/pledges/$"))
-    assert page.get_by_role("cell", name="Cancelled").is_visible()
+    expect(page.get_by_role("cell", name="Cancelled")).to_be_visible()
     screenshot(page, "my-pledges-cancelled")
     assert totals(campaign).pledged_minor == 0
 
@@ -144,14 +145,27 @@ def test_card_that_needs_3d_secure(live_server, page, screenshot, settings, loca
         challenge = "Complete authentication" if complete else "Fail authentication"
         page.get_by_role("button", name=challenge).click()
 
+    def enter_card_and_authenticate(complete):
+        card = page.locator("#card-element")
+        card.locator("input[placeholder=number]").fill("4000002760003184")
+        card.locator("input[placeholder=exp_month]").fill("12")
+        card.locator("input[placeholder=exp_year]").fill("34")
+        card.locator("input[placeholder=cvc]").fill("123")
+        card.locator("input[placeholder=postal_code]").fill("9000")
+        page.get_by_role("button", name="Save card and pledge").click()
+        challenge = "Complete authentication" if complete else "Fail authentication"
+        page.get_by_role("button", name=challenge).click()
+
     pledge_with_3ds(complete=False)
-    assert page.locator("#card-errors").get_by_text("authentication failed").is_visible()
+    expect(page.locator("#card-errors")).to_contain_text("authentication failed")
     screenshot(page, "pledge-3ds-failed")
     assert not Pledge.objects.filter(supporter=supporter, status=Pledge.Status.ACTIVE).exists()
 
-    pledge_with_3ds(complete=True)
+    # Coming back to the card page gives a fresh SetupIntent for the same pending pledge.
+    page.reload()
+    enter_card_and_authenticate(complete=True)
     page.wait_for_url(re.compile(r"/pledges/[0-9a-f-]+/$"))
-    assert page.get_by_text("Thank you! Your pledge is active.").is_visible()
+    expect(page.get_by_text("Thank you! Your pledge is active.")).to_be_visible()
     assert (
         Pledge.objects.get(supporter=supporter, status=Pledge.Status.ACTIVE).amount_minor == 2_500
     )

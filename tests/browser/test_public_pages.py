@@ -16,6 +16,7 @@ from django.urls import re_path
 from django.utils import timezone
 from django.views.static import serve
 from PIL import Image, ImageDraw
+from playwright.sync_api import expect
 
 from campaigns import services
 from campaigns.models import Category, FundingModel
@@ -266,7 +267,7 @@ def build_campaigns():
 
 def test_home_discover_and_campaign_page(live_server, page, phone_page, screenshot):
     page.goto(live_server.url + "/")  # before any campaign exists
-    assert page.get_by_role("heading", name="No campaigns are open yet").is_visible()
+    expect(page.get_by_role("heading", name="No campaigns are open yet")).to_be_visible()
     screenshot(page, "public-home-empty")
 
     campaigns = build_campaigns()
@@ -275,7 +276,7 @@ def test_home_discover_and_campaign_page(live_server, page, phone_page, screensh
     page.goto(live_server.url + "/")
     featured = page.locator("section", has=page.get_by_role("heading", name="Campaigns we love"))
     assert featured.locator(".campaign-card").count() == 3
-    assert page.get_by_role("heading", name="Ending soon").is_visible()
+    expect(page.get_by_role("heading", name="Ending soon")).to_be_visible()
     screenshot(page, "public-home")
 
     page.get_by_role("link", name="See all campaigns").first.click()
@@ -289,7 +290,7 @@ def test_home_discover_and_campaign_page(live_server, page, phone_page, screensh
     assert page.locator(".campaign-card").count() == 1
     page.get_by_label("Category").select_option("arts")  # applies at once (static/js/public.js)
     page.wait_for_url("**category=arts*")
-    assert page.get_by_role("heading", name="No campaigns match your search").is_visible()
+    expect(page.get_by_role("heading", name="No campaigns match your search")).to_be_visible()
     screenshot(page, "public-discover-empty")
 
     page.goto(live_server.url + "/discover/?q=garden")
@@ -297,10 +298,10 @@ def test_home_discover_and_campaign_page(live_server, page, phone_page, screensh
     page.wait_for_url(f"**{garden.get_absolute_url()}")
     assert page.get_by_role("heading", level=1).inner_text() == garden.title
     assert page.locator(".cp-pledged strong").inner_text() == "€3,400"
-    assert page.get_by_text(
-        "All or nothing: you are only charged if this campaign reaches €5,000 by"
-    ).is_visible()
-    assert page.get_by_text("Sold out").is_visible()
+    expect(
+        page.get_by_text("All or nothing: you are only charged if this campaign reaches €5,000 by")
+    ).to_be_visible()
+    expect(page.get_by_text("Sold out")).to_be_visible()
     assert page.get_by_role("link", name="Back this campaign").get_attribute("href") == (
         f"/c/{garden.slug}/pledge/"
     )
