@@ -30,7 +30,7 @@ from campaigns.models import (
 from campaigns.rendering import render_story
 from core.errors import DomainError
 from core.models import AuditEvent
-from core.money import format_money, validate_goal
+from core.money import format_money, percent_of, validate_goal
 
 Status = Campaign.Status
 
@@ -523,7 +523,7 @@ class CampaignAdmin(admin.ModelAdmin):
             return "—"
         if not obj.goal_minor:
             return format_money(pledged, obj.currency, whole=True)
-        return f"{pledged * 100 // obj.goal_minor}%"
+        return f"{percent_of(pledged, obj.goal_minor)}%"
 
     @admin.display(description="Deadline", ordering="deadline")
     def ends(self, obj):

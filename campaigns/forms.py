@@ -13,17 +13,9 @@ from django import forms
 
 from campaigns.models import MAX_DURATION_DAYS, Campaign, Category, FundingModel
 from core.errors import DomainError
-from core.money import CURRENCY_CHOICES, parse_amount, to_major
+from core.money import CURRENCY_CHOICES, input_text, parse_amount
 
 MONEY_ATTRS = {"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.00"}
-
-
-def major_text(amount_minor, currency):
-    """Minor units as the plain number a money input shows ("12.5" → "12.50", "25")."""
-    if amount_minor is None:
-        return ""
-    value = to_major(amount_minor, currency)
-    return f"{value:.0f}" if value == value.to_integral_value() else f"{value:.2f}"
 
 
 def parse_money(raw, currency):
@@ -174,7 +166,7 @@ class FundingForm(forms.Form):
     def __init__(self, data=None, *, campaign, **kwargs):
         self.campaign = campaign
         initial = {
-            "goal": major_text(campaign.goal_minor, campaign.currency),
+            "goal": input_text(campaign.goal_minor, campaign.currency),
             "currency": campaign.currency,
             "funding_model": campaign.funding_model,
             "schedule": "date" if campaign.end_date else "days",
@@ -228,7 +220,7 @@ class RewardForm(forms.Form):
             initial = {
                 "title": reward.title,
                 "description": reward.description,
-                "minimum": major_text(reward.minimum_minor, campaign.currency),
+                "minimum": input_text(reward.minimum_minor, campaign.currency),
                 "quantity_limit": reward.quantity_limit,
                 "estimated_delivery": reward.estimated_delivery,
             }

@@ -125,3 +125,20 @@ def _grouped(number, separator):
         and 1 <= len(groups[0]) <= 3
         and all(len(group) == 3 for group in groups[1:])
     )
+
+
+def percent_of(part_minor, whole_minor):
+    """Whole percent of `whole` that `part` is, rounded down (0 without a whole; may pass 100)."""
+    if not whole_minor:
+        return 0
+    return int((part_minor or 0) * 100 // whole_minor)
+
+
+def input_text(amount_minor, currency):
+    """Minor units as the plain number a money input shows: "25", "12.50" ("" for None)."""
+    if amount_minor is None:
+        return ""
+    value = to_major(amount_minor, currency)
+    return (
+        f"{value:.0f}" if value == value.to_integral_value() else f"{value:.{exponent(currency)}f}"
+    )

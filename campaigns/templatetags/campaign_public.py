@@ -6,7 +6,7 @@ Used by the campaign page, the campaign cards (Discover, home, profiles) and the
 from django import template
 from django.utils import timezone
 
-from core.money import format_money
+from core.money import format_money, percent_of
 
 register = template.Library()
 
@@ -75,10 +75,7 @@ def funding_sentence(campaign, now=None):
 @register.filter
 def percent_funded(campaign):
     """Whole percent of the goal pledged (may exceed 100)."""
-    goal = campaign.goal_minor
-    if not goal:
-        return 0
-    return int((getattr(campaign, "pledged_minor", 0) or 0) * 100 // goal)
+    return percent_of(getattr(campaign, "pledged_minor", 0), campaign.goal_minor)
 
 
 @register.filter

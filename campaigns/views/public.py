@@ -18,6 +18,7 @@ from django.utils import timezone
 from campaigns import page_cache, selectors
 from campaigns.models import Campaign, Category, FundingModel
 from campaigns.services import can_edit
+from core.money import percent_of
 
 CARDS_PER_PAGE = 12
 FILTER_FIELDS = ("q", "category", "location", "funding_model")
@@ -76,7 +77,7 @@ def _progress(campaign):
 
     return {
         "pledged_minor": pledged,
-        "percent": int(pledged * 100 // goal) if goal else 0,
+        "percent": percent_of(pledged, goal),
         "fill": position(pledged),
         "goal_position": position(goal) if stretch_goals else None,
         "stretch_goals": [
@@ -122,10 +123,15 @@ def _budget(campaign):
 
 def _rewards(campaign):
     rewards = []
-    for reward in campaign.rewards.all():
-        claimed = getattr(reward, "claimed", 0) or 0
-        left = None if reward.quantity_limit is None else max(0, reward.quantity_limit - claimed)
-        rewards.append({"reward": reward, "claimed": claimed, "left": left, "sold_out": left == 0})
+    for reward in campaign.rewards.all():  # annotated with `claimed` by the selector
+        rewards.append(
+            {
+                "reward": reward,
+                "claimed": reward.claimed,
+                "left": reward.remaining,
+                "sold_out": reward.is_sold_out,
+            }
+        )
     return rewards
 
 

@@ -2,7 +2,8 @@
 
 from django import template
 
-from core.money import format_money, to_major
+from core.money import format_money, input_text
+from core.money import percent_of as _percent_of
 
 register = template.Library()
 
@@ -20,14 +21,9 @@ def money_whole(amount_minor, currency):
 @register.filter
 def major(amount_minor, currency):
     """Minor units as a plain major-unit number for form inputs ("12.50", "25")."""
-    if amount_minor is None:
-        return ""
-    value = to_major(amount_minor, currency)
-    return f"{value:f}".rstrip("0").rstrip(".") if "." in f"{value:f}" else f"{value:f}"
+    return input_text(amount_minor, currency)
 
 
 @register.filter
 def percent_of(part, whole):
-    if not whole:
-        return 0
-    return int((part or 0) * 100 // whole)
+    return _percent_of(part, whole)
