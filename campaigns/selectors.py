@@ -112,3 +112,9 @@ def organized_by(member, viewer):
 
 def editable_campaigns(member):
     return with_totals(Campaign.objects.editable_by(member)).order_by("-updated_at")
+
+
+def budget_totals(items):
+    """(required, optional) totals of already-loaded budget items, in minor units."""
+    required = sum(item.amount_minor for item in items if item.required)
+    return required, sum(item.amount_minor for item in items) - required

@@ -441,43 +441,44 @@ def _email_organizer(name, note=""):
     return send
 
 
-def approve(campaign, *, by, note=""):
+def _review(campaign, to, *, by, note, email, note_required=""):
+    """One reviewer decision: permission, the note (required unless approving), the move."""
     _require_permission(by, REVIEW_PERMISSION)
+    if note_required and not note.strip():
+        raise DomainError(note_required, field="note")
     return transition(
         campaign,
-        Status.APPROVED,
+        to,
         by=by,
         note=note,
         updates={"review_note": note},
-        after_commit=[_email_organizer("campaign_approved", note)],
+        after_commit=[_email_organizer(email, note)],
     )
 
 
+def approve(campaign, *, by, note=""):
+    return _review(campaign, Status.APPROVED, by=by, note=note, email="campaign_approved")
+
+
 def request_changes(campaign, *, by, note):
-    _require_permission(by, REVIEW_PERMISSION)
-    if not note.strip():
-        raise DomainError("Tell the organizer what to change.", field="note")
-    return transition(
+    return _review(
         campaign,
         Status.DRAFT,
         by=by,
         note=note,
-        updates={"review_note": note},
-        after_commit=[_email_organizer("campaign_changes_requested", note)],
+        email="campaign_changes_requested",
+        note_required="Tell the organizer what to change.",
     )
 
 
 def reject(campaign, *, by, note):
-    _require_permission(by, REVIEW_PERMISSION)
-    if not note.strip():
-        raise DomainError("Give the organizer a reason for the rejection.", field="note")
-    return transition(
+    return _review(
         campaign,
         Status.REJECTED,
         by=by,
         note=note,
-        updates={"review_note": note},
-        after_commit=[_email_organizer("campaign_rejected", note)],
+        email="campaign_rejected",
+        note_required="Give the organizer a reason for the rejection.",
     )
 
 

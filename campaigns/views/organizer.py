@@ -268,7 +268,7 @@ def edit_budget(request, pk):
         if saved:
             return _after_save(request, campaign, "edit_budget", "Budget item added.")
     items = list(campaign.budget_items.all())
-    required_total = sum(item.amount_minor for item in items if item.required)
+    required_total, optional_total = selectors.budget_totals(items)
     return _step(
         request,
         campaign,
@@ -277,7 +277,7 @@ def edit_budget(request, pk):
         form=form,
         items=items,
         required_total=required_total,
-        optional_total=sum(item.amount_minor for item in items if not item.required),
+        optional_total=optional_total,
         over_goal=bool(campaign.goal_minor) and required_total > campaign.goal_minor,
     )
 

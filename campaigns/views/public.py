@@ -110,12 +110,12 @@ def _budget(campaign):
             if item.required is required
         ]
 
-    required_total = sum(i.amount_minor for i in items if i.required)
+    required_total, optional_total = selectors.budget_totals(items)
     return {
         "required": rows(True),
         "optional": rows(False),
         "required_total": required_total,
-        "optional_total": sum(i.amount_minor for i in items if not i.required),
+        "optional_total": optional_total,
         "required_share": _share(required_total, goal),
         "unallocated": max(0, goal - required_total),
     }
