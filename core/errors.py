@@ -4,15 +4,24 @@
 class DomainError(Exception):
     """A rule of the platform was broken; `message` is shown to the user as is."""
 
-    def __init__(self, message, *, field=None):
+    # A stable, machine-readable name for API clients; subclasses set their own.
+    code = "invalid"
+
+    def __init__(self, message, *, field=None, code=None):
         super().__init__(message)
         self.message = message
         self.field = field
+        if code is not None:
+            self.code = code
 
 
 class TransitionError(DomainError):
     """A status change that the lifecycle table does not allow."""
 
+    code = "invalid_state"
+
 
 class NotPermitted(DomainError):
     """The acting member may not do this (views turn it into a 404 to hide existence)."""
+
+    code = "not_found"
