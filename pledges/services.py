@@ -27,6 +27,12 @@ logger = logging.getLogger(__name__)
 Status = Pledge.Status
 
 
+class IdempotencyKeyReused(DomainError):
+    """The same Idempotency-Key came back with different pledge terms (Stripe's rule: refuse)."""
+
+    code = "idempotency_key_reused"
+
+
 # --- validation -----------------------------------------------------------------------------
 def _require_open_campaign(campaign, now=None):
     now = now or timezone.now()
