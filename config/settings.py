@@ -5,6 +5,7 @@ broker, localstripe on localhost, console email). Production sets DEBUG=False pl
 in the README's configuration table; `manage.py check --deploy` then reports nothing.
 """
 
+from email.utils import parseaddr
 from pathlib import Path
 
 import environ
@@ -164,7 +165,14 @@ if env.bool("WHITENOISE_USE_FINDERS", default=False):
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Groundswell <hello@groundswell.local>")
-SERVER_EMAIL = DEFAULT_FROM_EMAIL
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# Who is emailed the traceback of a server error (Django's mail_admins handler, active when
+# DEBUG is off): "Ops <ops@example.org>, dev@example.org". Empty: errors are only logged.
+ADMINS = [
+    (name or address, address)
+    for name, address in (parseaddr(item) for item in env.list("ADMINS", default=[]))
+    if address
+]
 
 # --- Security -------------------------------------------------------------------------------
 # Production runs behind a TLS-terminating proxy that sets X-Forwarded-Proto.

@@ -1,5 +1,6 @@
 """Site-wide pages: home, robots.txt, health endpoint, and the styled error pages."""
 
+from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -35,4 +36,6 @@ def page_not_found(request, exception=None):
 
 def server_error(request):
     # No context processors that could fail again: render with the bare request only.
-    return render(request, "500.html", status=500)
+    # Only promise that someone was told when Django's mail_admins handler will tell them.
+    notified = bool(settings.ADMINS) and not settings.DEBUG
+    return render(request, "500.html", {"admins_notified": notified}, status=500)

@@ -60,6 +60,24 @@ def _isolated_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _no_server_errors(request):
+    """No request in the suite may answer 500: an unhandled exception in any view (test client
+    or live server) fails the test, unless it is marked `allow_server_error` on purpose."""
+    from django.core.signals import got_request_exception
+
+    errors = []
+
+    def seen(sender, request=None, **kwargs):
+        errors.append(getattr(request, "path", "?"))
+
+    got_request_exception.connect(seen, weak=False)
+    yield
+    got_request_exception.disconnect(seen)
+    if errors and not request.node.get_closest_marker("allow_server_error"):
+        pytest.fail(f"server error (500) answering {', '.join(errors)}", pytrace=False)
+
+
 @pytest.fixture
 def member(db):
     return MemberFactory()
