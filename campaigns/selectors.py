@@ -4,11 +4,31 @@ Totals are computed from counted pledges (no running counter on the campaign row
 into one hot campaign never queues on a single row).
 """
 
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorExact
+from django.db import connections
+from django.db.models import (
+    Case,
+    Count,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Sum,
+    TextField,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Concat
+from django.db.models.lookups import Contains
 from django.utils import timezone
 
 from campaigns.models import Campaign, RewardTier
+from core.search import SQLITE_FUNCTION, query_words
 from pledges.models import Pledge
 
 # What a campaign's total shows: counted pledges, and for a campaign that failed, the
@@ -73,18 +93,86 @@ def ending_soon(limit=6):
 
 
 SORTS = {
+    "relevance": ("Best match", ["-search_rank", "-launched_at", "-id"]),
     "newest": ("Newest", ["-launched_at", "-id"]),
     "ending": ("Ending soon", ["deadline", "id"]),
     "most_funded": ("Most funded", ["-pledged_minor", "-id"]),
     "closest": ("Closest to goal", ["-progress", "-id"]),
 }
+# Where a searched word is found decides how high a campaign ranks: a word in the title outweighs
+# any number of words in the summary (at most MAX_QUERY_WORDS words), which outweigh the rest.
+SEARCH_FIELDS = {
+    "title": (["title"], 100),
+    "summary": (["summary"], 10),
+    "other": (["story", "location", "organizer__display_name"], 1),
+}
+
+
+def _unaccent(field):
+    return Func(F(field), function="unaccent", output_field=TextField())
+
+
+def _tsquery(words):
+    """`'cafe':* & 'park':*`: every word, each a prefix ("kil" finds "kiln").
+
+    Words come from core.search.query_words (letters and digits only), so nothing a visitor
+    types reaches the tsquery syntax; the quotes keep each a single lexeme even so.
+    """
+    raw = " & ".join(f"'{word}':*" for word in words)
+    # unaccent on the query too, so a letter folded differently by Python is folded as the
+    # documents are. `simple`, not `english`: campaigns are written in English, Dutch and French,
+    # and one language's stemming and stop words would mangle the other two.
+    return SearchQuery(
+        Func(Value(raw), function="unaccent", output_field=TextField()),
+        search_type="raw",
+        config="simple",
+    )
+
+
+def _postgres_matches(fields, words):
+    vector = SearchVector(*(_unaccent(field) for field in fields), config="simple")
+    return SearchVectorExact(vector, _tsquery(words))
+
+
+def _sqlite_matches(fields, word):
+    """The folded text (core.search.searchable_text) has a word starting with `word`."""
+    parts = [F(fields[0])]
+    for field in fields[1:]:
+        parts += [Value(" "), F(field)]
+    text = Concat(*parts, output_field=TextField()) if len(parts) > 1 else parts[0]
+    folded = Func(text, function=SQLITE_FUNCTION, output_field=TextField())
+    return Contains(folded, Value(f" {word}"))
+
+
+def search(queryset, q):
+    """Campaigns with every word of `q` somewhere in title, summary, story, location or
+    organizer name (accents and case ignored, last letters optional), annotated search_rank."""
+    words = query_words(q)
+    if not words:
+        # Only punctuation: nothing can match (annotated so a sort by rank still resolves).
+        return queryset.none().annotate(search_rank=Value(0, output_field=IntegerField()))
+    postgres = connections[queryset.db].vendor == "postgresql"
+    every_field = [field for fields, _weight in SEARCH_FIELDS.values() for field in fields]
+    if postgres:
+        queryset = queryset.filter(_postgres_matches(every_field, words))
+    else:
+        for word in words:
+            queryset = queryset.filter(_sqlite_matches(every_field, word))
+    rank = Value(0)
+    for fields, weight in SEARCH_FIELDS.values():
+        for word in words:
+            found = _postgres_matches(fields, [word]) if postgres else _sqlite_matches(fields, word)
+            rank = rank + Case(When(found, then=Value(weight)), default=Value(0))
+    return queryset.annotate(search_rank=ExpressionWrapper(rank, output_field=IntegerField()))
 
 
 def discover(*, q="", category="", location="", funding_model="", sort="newest"):
-    """Live campaigns matching a search, filters and a sort order."""
+    """Live campaigns matching a search, filters and a sort order ("relevance" needs `q`)."""
     queryset = card_queryset(Campaign.objects.live().filter(deadline__gt=timezone.now()))
     if q:
-        queryset = queryset.filter(Q(title__icontains=q) | Q(summary__icontains=q))
+        queryset = search(queryset, q)
+    elif sort == "relevance":
+        sort = "newest"
     if category:
         queryset = queryset.filter(category=category)
     if location:
@@ -92,8 +180,6 @@ def discover(*, q="", category="", location="", funding_model="", sort="newest")
     if funding_model:
         queryset = queryset.filter(funding_model=funding_model)
     if sort == "closest":
-        from django.db.models import ExpressionWrapper, F, FloatField
-
         queryset = queryset.annotate(
             progress=ExpressionWrapper(
                 F("pledged_minor") * 1.0 / F("goal_minor"), output_field=FloatField()

@@ -151,11 +151,11 @@ def _open_graph(campaign):
 
 # --- Discover ----------------------------------------------------------------------------------
 class DiscoverForm(forms.Form):
+    # No max_length: a longer query is cut (selectors.search), not refused with no results.
     q = forms.CharField(
         label="Search",
         required=False,
-        max_length=100,
-        widget=forms.SearchInput(attrs={"placeholder": "Search campaigns"}),
+        widget=forms.SearchInput(attrs={"placeholder": "Search campaigns", "maxlength": 200}),
     )
     category = forms.ChoiceField(
         label="Category", required=False, choices=[("", "All categories"), *Category.choices]
@@ -171,11 +171,17 @@ class DiscoverForm(forms.Form):
         required=False,
         choices=[("", "Any"), *FundingModel.choices],
     )
-    sort = forms.ChoiceField(
-        label="Sort by",
-        required=False,
-        choices=[(key, label) for key, (label, _order) in selectors.SORTS.items()],
-    )
+    sort = forms.ChoiceField(label="Sort by", required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # "Best match" only means something with a search; it is then the default (listed first).
+        searching = bool((self.data.get("q") or "").strip())
+        self.fields["sort"].choices = [
+            (key, label)
+            for key, (label, _order) in selectors.SORTS.items()
+            if searching or key != "relevance"
+        ]
 
     def filters(self):
         """The valid parameters; an invalid one (unknown category, bad sort) is ignored."""
@@ -184,7 +190,7 @@ class DiscoverForm(forms.Form):
         values = {name: (cleaned.get(name) or "") for name in self.fields}
         values["q"] = values["q"].strip()
         values["location"] = values["location"].strip()
-        values["sort"] = values["sort"] or "newest"
+        values["sort"] = values["sort"] or ("relevance" if values["q"] else "newest")
         return values
 
 

@@ -1,0 +1,252 @@
+"""Discover's word search: every word somewhere, accents and case ignored, ranked by field.
+
+Runs on SQLite (core.search's folding function) and on PostgreSQL (full-text search with
+unaccent): set DATABASE_URL=postgres://… to run the same tests there.
+"""
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from campaigns import selectors
+from campaigns.demo import CAMPAIGNS
+from core.search import MAX_QUERY_WORDS, fold, query_words, searchable_text
+from tests.factories import CampaignFactory, MemberFactory, PledgeFactory
+
+pytestmark = pytest.mark.django_db
+
+DEMO_SLUGS = ["repair-cafe-on-wheels", "open-air-cinema-spoor-noord", "borgerhout-tool-library"]
+
+
+def live_from_demo(slug):
+    """A live campaign with a demo campaign's words (title, summary, story, location)."""
+    spec = next(spec for spec in CAMPAIGNS if spec.slug == slug)
+    return CampaignFactory(
+        live=True,
+        slug=spec.slug,
+        title=spec.title,
+        summary=spec.summary,
+        story=spec.story,
+        location=spec.location,
+    )
+
+
+def plain(title, *, summary="", story="", location="", organizer=None, **extra):
+    """A live campaign with only the words given (the factory's defaults would match "garden")."""
+    organizer = organizer or MemberFactory(display_name="Organizer")
+    return CampaignFactory(
+        live=True,
+        title=title,
+        summary=summary,
+        story=story,
+        location=location,
+        organizer=organizer,
+        **extra,
+    )
+
+
+@pytest.fixture
+def found(client):
+    """found("cinema park") → the titles Discover lists for that search, in order."""
+
+    def search(q, **filters):
+        response = client.get(reverse("campaigns:discover"), {"q": q, **filters})
+        assert response.status_code == 200
+        return [campaign.title for campaign in response.context["page"].object_list]
+
+    return search
+
+
+@pytest.fixture
+def demo():
+    campaigns = {slug: live_from_demo(slug) for slug in DEMO_SLUGS}
+    campaigns["kiln"] = plain(
+        "A shared pottery kiln",
+        summary="A gas kiln for the ceramics studio in the old school.",
+        location="Antwerpen-Zuid",
+    )
+    return campaigns
+
+
+def test_the_issues_examples_find_their_campaigns(demo, found):
+    assert found("cinema park") == ["Open-air cinema in Park Spoor Noord"]
+    assert found("kiln zuid") == ["A shared pottery kiln"]
+    assert found("repair cafe") == ["Repair Café on wheels"]
+
+
+def test_words_need_not_be_adjacent_or_in_order(demo, found):
+    assert found("park cinema") == ["Open-air cinema in Park Spoor Noord"]
+    assert found("noord open-air") == ["Open-air cinema in Park Spoor Noord"]
+
+
+def test_every_word_must_match_somewhere(demo, found):
+    assert found("cinema kiln") == []
+    assert found("repair zeppelin") == []
+
+
+@pytest.mark.parametrize(
+    ("query", "title"),
+    [
+        ("café", "Cafe for everyone"),
+        ("cafe", "Café littéraire"),
+        ("CAFÉ", "Cafe for everyone"),
+        ("élan", "ELAN community choir"),
+        ("straße", "Strasse festival"),
+        ("søren", "Soren's workshop"),
+        ("mechelen", "MECHELEN reads"),
+    ],
+)
+def test_accents_and_case_are_ignored_both_ways(query, title, found):
+    plain(title)
+    plain("Something else entirely")
+    assert found(query) == [title]
+
+
+def test_a_partial_word_matches_as_a_prefix(demo, found):
+    assert found("kil") == ["A shared pottery kiln"]
+    assert found("cine par") == ["Open-air cinema in Park Spoor Noord"]
+    # Only word starts: "iln" is inside "kiln", not the start of any word.
+    assert found("iln") == []
+
+
+def test_words_are_found_in_every_field(found):
+    organizer = MemberFactory(display_name="Hélène Dubois")
+    plain("Title one", summary="About a mural")
+    plain("Title two", story="We will paint a fresco on the wall.")
+    plain("Title three", location="Kessel-Lo")
+    plain("Title four", organizer=organizer)
+    assert found("mural") == ["Title one"]
+    assert found("fresco") == ["Title two"]
+    assert found("kessel") == ["Title three"]
+    assert found("lo kessel") == ["Title three"]
+    assert found("helene") == ["Title four"]
+    # Different words in different fields still make one match.
+    assert found("title mural") == ["Title one"]
+    assert found("fresco helene") == []
+
+
+def test_title_matches_rank_above_summary_above_the_rest(found):
+    # Created in this order so that "newest first" would give the opposite order.
+    plain("Organizer's", organizer=MemberFactory(display_name="Garden friends"))
+    plain("Story", story="A garden garden garden garden garden, all garden.")
+    plain("Location", location="Garden district")
+    plain("Summary", summary="A garden for the street, a garden for all")
+    plain("Garden", summary="nothing else")
+    ranked = found("garden")
+    assert ranked[:2] == ["Garden", "Summary"]
+    assert sorted(ranked[2:]) == ["Location", "Organizer's", "Story"]
+
+
+def test_more_words_in_the_title_rank_higher(found):
+    plain("Bike library", summary="Bikes for kids in Leuven")
+    plain("Leuven bike library", summary="Bikes for kids")
+    assert found("leuven bike library") == ["Leuven bike library", "Bike library"]
+
+
+def test_an_explicit_sort_overrides_the_ranking(found):
+    now_first = plain("Story", story="garden")
+    plain("Garden")
+    PledgeFactory(campaign=now_first, amount_minor=90_000)
+    assert found("garden")[0] == "Garden"
+    assert found("garden", sort="most_funded") == ["Story", "Garden"]
+
+
+def test_best_match_is_offered_only_with_a_search(demo, client):
+    searching = client.get(reverse("campaigns:discover"), {"q": "cinema"})
+    assert [key for key, _ in searching.context["form"].fields["sort"].choices][0] == "relevance"
+    browsing = client.get(reverse("campaigns:discover"))
+    assert "relevance" not in dict(browsing.context["form"].fields["sort"].choices)
+    # A stale ?sort=relevance without a search falls back to newest instead of failing.
+    response = client.get(reverse("campaigns:discover"), {"sort": "relevance"})
+    assert response.status_code == 200
+    assert len(response.context["page"].object_list) == len(demo)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "%",
+        "_",
+        "\\",
+        "'",
+        '"',
+        "&|!:*()",
+        "repair & !cafe",
+        "repair:* | (cafe",
+        "café'); DROP TABLE campaigns_campaign; --",
+        "100%",
+        "a_b",
+        "\\%\\_",
+        "<script>alert(1)</script>",
+        "\x00",
+        "½ ² ﬁ",
+        "   ",
+    ],
+)
+def test_special_characters_never_break_the_search(demo, query, client):
+    response = client.get(reverse("campaigns:discover"), {"q": query})
+    assert response.status_code == 200
+
+
+def test_punctuation_is_a_word_separator_not_a_wildcard(demo, found):
+    plain("100 trees")
+    plain("1000 trees and more")
+    assert found("%") == []
+    # As LIKE wildcards, "1_0" and "1%0" would match "100" and "1000"; as separators they make
+    # the words "1" and "0", and no word starts with "0".
+    assert found("1_0 trees") == []
+    assert found("1%0 trees") == []
+    assert sorted(found("100% trees")) == ["100 trees", "1000 trees and more"]
+    assert found("repair & !cafe") == ["Repair Café on wheels"]
+    assert found("repair:* | (cafe") == ["Repair Café on wheels"]
+    assert found("'repair' \"cafe\"") == ["Repair Café on wheels"]
+
+
+def test_a_very_long_query_is_cut_not_refused(demo, client):
+    response = client.get(reverse("campaigns:discover"), {"q": "cinema " * 1500})
+    assert response.status_code == 200
+    assert [c.title for c in response.context["page"].object_list] == [
+        "Open-air cinema in Park Spoor Noord"
+    ]
+    assert client.get(reverse("campaigns:discover"), {"q": "x" * 10_000}).status_code == 200
+
+
+def test_query_words_are_capped_and_deduplicated():
+    words = query_words(" ".join(f"word{n}" for n in range(50)) + " word1")
+    assert words == [f"word{n}" for n in range(MAX_QUERY_WORDS)]
+    assert query_words("Repair  REPAIR café, Café!") == ["repair", "cafe"]
+    assert len(query_words("a" * 10_000)[0]) == 200
+
+
+def test_folding_matches_postgres_unaccent_for_common_letters():
+    assert fold("Ærøskøbing Œuvre Łódź ẞtraße") == "aeroskobing oeuvre lodz sstrasse"
+    assert searchable_text("Open-air cinema, Park-Spoor_Noord!") == (
+        " open air cinema park spoor noord "
+    )
+    assert searchable_text(None) == " "
+
+
+def test_search_query_count_does_not_grow(demo, client):
+    url = reverse("campaigns:discover")
+
+    def count(params):
+        client.get(url, params)
+        cache.clear()
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url, params).status_code == 200
+        return len(queries)
+
+    plain("Garden 100")
+    few = count({"q": "garden"})
+    for n in range(15):
+        plain(f"Garden {n}", story="garden " * n)
+    assert count({"q": "garden"}) == few
+    plain("Garden park cinema kiln library a b c d e f g h")
+    assert count({"q": "garden park cinema kiln library a b c d e f g h"}) == few
+
+
+def test_the_selector_annotates_a_rank(demo):
+    campaigns = selectors.discover(q="repair cafe", sort="relevance")
+    assert [(c.title, c.search_rank > 0) for c in campaigns] == [("Repair Café on wheels", True)]
