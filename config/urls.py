@@ -10,6 +10,7 @@ from core import views as core_views
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("status/", core_views.status, name="status"),
     path("robots.txt", core_views.robots_txt, name="robots_txt"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),

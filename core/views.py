@@ -1,8 +1,10 @@
-"""Site-wide pages: home, robots.txt, health endpoint, and the styled error pages."""
+"""Site-wide pages: home, robots.txt, the health endpoint and status page, the error pages."""
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -23,6 +25,37 @@ def home(request):
 def healthz(request):
     results, healthy = run_checks()
     return JsonResponse(results, status=200 if healthy else 503)
+
+
+# What each health check means to a visitor (the keys of core.health.CHECKS).
+STATUS_LABELS = {
+    "database": (_("Website and database"), _("Pages, accounts, campaigns and pledges.")),
+    "broker": (
+        _("Background jobs"),
+        _("Emails, and charging cards when a campaign ends."),
+    ),
+}
+
+
+@never_cache
+@require_GET
+def status(request):
+    """/healthz for people: the same checks on a page, without the error details."""
+    results, healthy = run_checks()
+    services = [
+        {
+            "label": STATUS_LABELS.get(name, (name, ""))[0],
+            "description": STATUS_LABELS.get(name, (name, ""))[1],
+            "ok": result == "ok",
+        }
+        for name, result in results.items()
+    ]
+    return render(
+        request,
+        "status.html",
+        {"services": services, "healthy": healthy, "checked_at": timezone.now()},
+        status=200 if healthy else 503,
+    )
 
 
 @require_GET
