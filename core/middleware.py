@@ -85,3 +85,56 @@ class DomainErrorMiddleware:
                 back = "/"
             return HttpResponseRedirect(back)
         return None
+
+
+class ApiErrorMiddleware:
+    """Errors under /api/ are the API's JSON error shape, also when no DRF view answered.
+
+    Unknown URLs (404), Django's 400 for a suspicious request (bad Host header), an oversized
+    body and unhandled exceptions (500) are answered by Django's handlers as HTML pages; this
+    middleware (first in MIDDLEWARE, so it sees every response) swaps their body for JSON.
+    Django still logs the error and sends `got_request_exception` as usual. A body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE is refused here (413) before anything reads it.
+    """
+
+    PREFIX = "/api/"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path_info.startswith(self.PREFIX):
+            return self.get_response(request)
+        if self._declared_length(request) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            # Refused before sessions, auth or a parser touch it (Django would say 400 later).
+            response = self._json_error(413)
+            response["X-Content-Type-Options"] = "nosniff"
+            return response
+        response = self.get_response(request)
+        if response.status_code < 400 or self._is_json(response):
+            return response
+        replacement = self._json_error(response.status_code)
+        for name, value in response.items():  # Allow, Retry-After, security headers, …
+            if name.lower() not in {"content-type", "content-length"}:
+                replacement[name] = value
+        replacement.cookies = response.cookies
+        return replacement
+
+    @staticmethod
+    def _declared_length(request):
+        try:
+            return int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return 0
+
+    @staticmethod
+    def _is_json(response):
+        return response.get("Content-Type", "").split(";")[0].strip() == "application/json"
+
+    @staticmethod
+    def _json_error(status_code):
+        from django.http import JsonResponse
+
+        from core.api import error_body_for_status
+
+        return JsonResponse(error_body_for_status(status_code), status=status_code)

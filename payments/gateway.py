@@ -6,8 +6,10 @@ Every other app talks to the payment provider through this module only; it never
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
@@ -137,6 +139,58 @@ class WebhookEvent:
     created: datetime
     data_object: dict[str, Any]
     payload: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+# The latest `created` we accept (9999-12-31): beyond it no datetime can hold the time.
+_MAX_EVENT_CREATED = 253_402_300_799
+_MAX_EVENT_ID_LENGTH, _MAX_EVENT_TYPE_LENGTH = 255, 100  # payments.models.WebhookEvent
+
+
+def parse_webhook_event(payload: bytes | str) -> WebhookEvent:
+    """Read a webhook body whose signature has been checked; raises InvalidWebhook.
+
+    The one set of rules for every gateway's `verify_webhook`: UTF-8 JSON, an object with a
+    non-empty string `id` and `type`, an integer `created` in range, an object `data.object`.
+    NaN and Infinity (which json.loads accepts) and overflowing floats are refused, because
+    neither Python's datetime nor PostgreSQL's jsonb can hold them.
+    """
+    not_an_event = InvalidWebhook("The body is not a Stripe event.")
+    try:
+        text = payload if isinstance(payload, str) else bytes(payload).decode("utf-8")
+        event = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise not_an_event from None
+    if not isinstance(event, dict):
+        raise not_an_event
+    event_id, event_type, created = event.get("id"), event.get("type"), event.get("created")
+    data = event.get("data")
+    data_object = data.get("object") if isinstance(data, dict) else None
+    if not (isinstance(event_id, str) and 0 < len(event_id) <= _MAX_EVENT_ID_LENGTH):
+        raise not_an_event
+    if not (isinstance(event_type, str) and 0 < len(event_type) <= _MAX_EVENT_TYPE_LENGTH):
+        raise not_an_event
+    if not isinstance(data_object, dict):
+        raise not_an_event
+    if type(created) is not int or not 0 <= created <= _MAX_EVENT_CREATED:
+        raise InvalidWebhook("The event's creation time is not a valid timestamp.")
+    return WebhookEvent(
+        id=event_id,
+        type=event_type,
+        created=datetime.fromtimestamp(created, tz=UTC),
+        data_object=data_object,
+        payload=event,
+    )
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):  # "1e999" overflows to inf
+        raise ValueError(f"{text[:20]} is out of range")
+    return value
 
 
 # --- Interface ---------------------------------------------------------------------------------

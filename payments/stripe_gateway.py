@@ -7,13 +7,8 @@ maps every Stripe exception to a domain error from `payments.gateway`.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
-import time
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -29,7 +24,7 @@ from payments.gateway import (
     PaymentProviderError,
     Refund,
     SetupIntent,
-    WebhookEvent,
+    parse_webhook_event,
 )
 
 logger = logging.getLogger(__name__)
@@ -207,53 +202,28 @@ class StripeGateway:
         except UnicodeDecodeError:
             raise InvalidWebhook("The body is not UTF-8.") from None
         _verify_signature(text, signature_header or "", self.webhook_secret, self.webhook_tolerance)
-        try:
-            event = json.loads(text)
-            data_object = event["data"]["object"]
-            event_id, event_type, created = event["id"], event["type"], int(event["created"])
-        except (ValueError, KeyError, TypeError):
-            raise InvalidWebhook("The body is not a Stripe event.") from None
-        if not (isinstance(event_id, str) and isinstance(event_type, str) and event_id):
-            raise InvalidWebhook("The body is not a Stripe event.")
-        if not isinstance(data_object, dict):
-            raise InvalidWebhook("The body is not a Stripe event.")
-        return WebhookEvent(
-            id=event_id,
-            type=event_type,
-            created=datetime.fromtimestamp(created, tz=UTC),
-            data_object=data_object,
-            payload=event,
-        )
+        return parse_webhook_event(text)
 
 
 def _verify_signature(payload: str, header: str, secret: str, tolerance: int) -> None:
-    """Stripe's scheme: `t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<payload>")>[,v1=…]`.
+    """Stripe's scheme, checked by the SDK; any refusal or malformed header → InvalidWebhook.
 
-    Written out rather than via stripe.WebhookSignature so a missing or garbled header can
-    never surface as anything but InvalidWebhook.
+    The SDK raises SignatureVerificationError for what it recognises, but TypeError for a
+    non-ASCII signature (hmac.compare_digest) and would parse non-ASCII digits as a time, so
+    the header must be ASCII before it gets there.
     """
-    timestamp, signatures = None, []
-    for item in header.split(","):
-        key, _, value = item.strip().partition("=")
-        if key == "t":
-            try:
-                timestamp = int(value)
-            except ValueError:
-                raise InvalidWebhook("The signature header is malformed.") from None
-        elif key == "v1" and value:
-            signatures.append(value)
-    if timestamp is None or not signatures:
-        raise InvalidWebhook("The signature header is missing or malformed.")
-    expected = hmac.new(
-        secret.encode("utf-8"), f"{timestamp}.{payload}".encode(), hashlib.sha256
-    ).hexdigest()
-    if not any(
-        hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
-        for signature in signatures
-    ):
-        raise InvalidWebhook("The signature does not match.")
-    if tolerance and timestamp < time.time() - tolerance:
-        raise InvalidWebhook("The signature is too old.")
+    # Stripe sends "t=…,v1=…" with no spaces; tolerate them as our own parser always did.
+    header = ",".join(item.strip() for item in header.split(","))
+    if not header.isascii() or not header.isprintable():
+        raise InvalidWebhook("The signature header is malformed.")
+    try:
+        stripe.WebhookSignature.verify_header(payload, header, secret, tolerance)
+    except stripe.SignatureVerificationError as exc:
+        if "tolerance" in str(exc):  # the SDK's only way of telling this case apart
+            raise InvalidWebhook("The signature is too old.") from None
+        raise InvalidWebhook("The signature is missing, malformed or does not match.") from None
+    except (TypeError, ValueError):
+        raise InvalidWebhook("The signature header is malformed.") from None
 
 
 # --- Mapping Stripe objects and errors -------------------------------------------------------

@@ -1,5 +1,9 @@
-"""The Stripe webhook endpoint: verify, store once, answer at once; processing is a task."""
+"""The Stripe webhook endpoint: verify, store once, answer at once; processing is a task.
 
+Anything that is not a correctly signed, well-formed event is a 400 with a JSON body.
+"""
+
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -12,9 +16,11 @@ from payments.gateway import InvalidWebhook, get_gateway
 @require_POST
 def stripe_webhook(request):
     try:
-        event = get_gateway().verify_webhook(
-            request.body, request.headers.get("Stripe-Signature", "")
-        )
+        body = request.body
+    except RequestDataTooBig:  # DATA_UPLOAD_MAX_MEMORY_SIZE; Stripe's events are far smaller
+        return JsonResponse({"error": "The body is too large."}, status=400)
+    try:
+        event = get_gateway().verify_webhook(body, request.headers.get("Stripe-Signature", ""))
     except InvalidWebhook as exc:
         return JsonResponse({"error": exc.message}, status=400)
     services.record_webhook_event(event)

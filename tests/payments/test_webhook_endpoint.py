@@ -146,3 +146,142 @@ def test_localstripe_style_payload_is_accepted(post_stripe_webhook):
     body = json.dumps(event, indent=2, sort_keys=True).encode()
     assert post_stripe_webhook(body).status_code == 200
     assert WebhookEvent.objects.get().event_id == event["id"]
+
+
+# --- signed bodies that are not a well-formed event: 400, never 500 -----------------------
+def _signed_body(created):
+    event = stripe_event("customer.created", {"id": "cus_1"})
+    return json.dumps(event).replace(f'"created": {event["created"]}', f'"created": {created}')
+
+
+@pytest.mark.parametrize(
+    "created",
+    [
+        "1e20",
+        "Infinity",
+        "-Infinity",
+        "NaN",
+        "100000000000000000000",
+        "-1",
+        "1.5",
+        '"1700000000"',
+        "true",
+        "null",
+        "[]",
+        "1" + "0" * 5_000,
+    ],
+)
+def test_signed_event_with_an_impossible_created_time_is_refused(post_stripe_webhook, created):
+    body = _signed_body(created).encode()
+    assert f'"created": {created[:20]}' in body.decode()
+    response = post_stripe_webhook(body)
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert "error" in response.json()
+    assert not WebhookEvent.objects.exists()
+
+
+def _event_with(**changes):
+    event = stripe_event("customer.created", {"id": "cus_1"})
+    event.update(changes)
+    return json.dumps(event).encode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\xff\xfe not utf-8",
+        b"[]",
+        b'"an event"',
+        b"null",
+        b"[" * 100_000,  # RecursionError in the decoder
+        b'{"id": "evt_1", "type": "x", "created": 1, "data": {"object": ' + b"[" * 100_000 + b"}}",
+        _event_with(id=12),
+        _event_with(id=""),
+        _event_with(id="evt_" + "x" * 300),
+        _event_with(type=None),
+        _event_with(type="t" * 101),
+        _event_with(data={"object": "cus_1"}),
+        _event_with(data=[]),
+        _event_with(data=None),
+        _event_with(data={"object": {"amount": float("inf")}}),  # json.dumps writes Infinity
+        _event_with(data={"object": {"amount": float("nan")}}),
+        b'{"id": "evt_1", "type": "x", "created": 1, "data": {"object": {"n": 1e999}}}',
+    ],
+)
+def test_every_malformed_signed_body_is_a_400(post_stripe_webhook, body):
+    response = post_stripe_webhook(body)
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert not WebhookEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        "v1=abc",  # no t=
+        "t=,v1=abc",
+        "t=abc,v1=abc",
+        "t=1e9,v1=abc",
+        "t=" + "9" * 5_000 + ",v1=abc",
+        "t=12345",  # no v1
+        "garbage",
+        ",,,,",
+        "t=12345,v1=é",  # non-ASCII in the signature
+        "t=١٢٣٤٥,v1=abc",  # non-ASCII digits in the time
+        "t=12345,v1=\x00",
+    ],
+)
+def test_malformed_signature_headers_are_a_400(post_stripe_webhook, signature):
+    response = post_stripe_webhook(stripe_event("customer.created", {}), signature=signature)
+    assert response.status_code == 400
+    assert "signature" in response.json()["error"]
+    assert not WebhookEvent.objects.exists()
+
+
+def test_a_body_over_the_upload_limit_is_a_json_400(post_stripe_webhook, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000
+    event = stripe_event("customer.created", {"id": "cus_1", "description": "d" * 2_000})
+    response = post_stripe_webhook(event)
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert not WebhookEvent.objects.exists()
+
+
+def test_signatures_are_checked_by_the_stripe_sdk(post_stripe_webhook, monkeypatch):
+    import stripe
+
+    calls = []
+    real = stripe.WebhookSignature.verify_header
+
+    def spy(payload, header, secret, tolerance=None):
+        calls.append((header, secret, tolerance))
+        return real(payload, header, secret, tolerance)
+
+    monkeypatch.setattr(stripe.WebhookSignature, "verify_header", spy)
+    assert post_stripe_webhook(stripe_event("customer.created", {})).status_code == 200
+    assert len(calls) == 1 and calls[0][1] == "whsec_groundswell_tests" and calls[0][2] == 300
+
+
+def _gateways():
+    from payments.fake_gateway import FakeGateway
+    from payments.stripe_gateway import StripeGateway
+
+    secret = "whsec_both"
+    return [
+        StripeGateway(secret_key="sk_test_x", api_base="http://localhost:1", webhook_secret=secret),
+        FakeGateway(webhook_secret=secret),
+    ]
+
+
+@pytest.mark.parametrize("gateway", _gateways(), ids=["stripe", "fake"])
+def test_both_gateways_read_signed_bodies_by_the_same_rules(gateway):
+    from payments.gateway import InvalidWebhook
+    from tests.stripe_fixtures import sign_stripe_payload
+
+    good = _event_with()
+    event = gateway.verify_webhook(good, sign_stripe_payload(good, gateway.webhook_secret))
+    assert event.type == "customer.created" and event.data_object == {"id": "cus_1"}
+    for body in (_signed_body("1e20").encode(), _signed_body("Infinity").encode(), b"[]"):
+        with pytest.raises(InvalidWebhook):
+            gateway.verify_webhook(body, sign_stripe_payload(body, gateway.webhook_secret))

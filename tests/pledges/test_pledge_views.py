@@ -207,14 +207,14 @@ def test_api_creates_once_per_idempotency_key(localstripe_settings, supporter_cl
         ({"amount_minor": 10.5}, "amount_minor"),
         ({"amount_minor": "10.50"}, "amount_minor"),
         ({"amount_minor": 0}, "amount_minor"),
-        ({"amount_minor": 50}, "amount"),
+        ({"amount_minor": 50}, "amount_minor"),  # the service's "amount", named as in the API
         ({"currency": "USD"}, "currency"),
     ],
 )
 def test_api_bad_input_is_a_400_with_field_errors(supporter_client, campaign, overrides, field):
     response = api_create(supporter_client, campaign, **overrides)
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in response.json()["error"]["fields"]
     assert not Pledge.objects.exists()
 
 
@@ -223,7 +223,7 @@ def test_api_needs_a_key_a_login_and_a_reward_of_this_campaign(client, supporter
     client.force_login(supporter)
     assert api_create(client, campaign, key="").status_code == 400
     response = api_create(client, campaign, reward=RewardTierFactory().pk, amount_minor=5_000)
-    assert response.status_code == 400 and "reward" in response.json()
+    assert response.status_code == 400 and "reward" in response.json()["error"]["fields"]
     assert api_create(client, CampaignFactory()).status_code == 404  # a draft is not public
 
 
