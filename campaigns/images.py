@@ -1,67 +1,46 @@
-"""Cover images: validate what was uploaded, and make the resized copies pages show."""
+"""Cover images: the cover's limits, and the files we store for one (core.images does the
+checking and re-encoding shared with avatars).
 
-from io import BytesIO
+What we keep of an upload: a re-encoded master, bounded to MASTER_MAX_SIDE, in the format the
+upload was (so new renditions can be cut later without asking organizers again), and JPEG
+renditions that pages show. Never the uploaded bytes themselves: see core.images for why.
+"""
 
-from django.core.files.base import ContentFile
-from PIL import Image, UnidentifiedImageError
+from django.utils.translation import gettext_lazy as _
 
-from core.errors import DomainError
+from core import images
+from core.images import ImageLimits
 
 MAX_COVER_BYTES = 5 * 1024 * 1024
 MIN_COVER_SIZE = (600, 300)
-MAX_COVER_PIXELS = 40_000_000
-ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP"}
+MAX_COVER_PIXELS = images.MAX_PIXELS
+COVER_LIMITS = ImageLimits(
+    field="cover",
+    label=_("cover"),
+    max_bytes=MAX_COVER_BYTES,
+    max_pixels=MAX_COVER_PIXELS,
+    min_size=MIN_COVER_SIZE,
+)
+MASTER_MAX_SIDE = 2560
 # name: (width, height) — 16:9 crops for the campaign page and for cards in lists.
 RENDITIONS = {"large": (1200, 675), "card": (640, 360)}
+# The master keeps the upload's format (a PNG drawing stays sharp); MPO is a phone's JPEG.
+MASTER_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WEBP"}
 
 
-def validate_cover(upload):
-    """Raise DomainError unless `upload` is a JPEG/PNG/WebP image of sensible size."""
-    if upload.size > MAX_COVER_BYTES:
-        raise DomainError("The cover image must be 5 MB or smaller.", field="cover")
-    try:
-        upload.seek(0)
-        with Image.open(upload) as probe:
-            image_format = probe.format
-            width, height = probe.size
-            probe.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError):
-        raise DomainError("The cover must be a JPEG, PNG or WebP image.", field="cover") from None
-    finally:
-        upload.seek(0)
-    if image_format not in ALLOWED_FORMATS:
-        raise DomainError("The cover must be a JPEG, PNG or WebP image.", field="cover")
-    if width * height > MAX_COVER_PIXELS:
-        raise DomainError("The cover image has too many pixels.", field="cover")
-    if width < MIN_COVER_SIZE[0] or height < MIN_COVER_SIZE[1]:
-        raise DomainError(
-            f"The cover must be at least {MIN_COVER_SIZE[0]}×{MIN_COVER_SIZE[1]} pixels.",
-            field="cover",
+def cover_files(upload):
+    """{"master": ContentFile, "large": ..., "card": ...} for an uploaded cover.
+
+    Raises DomainError(field="cover") unless the upload is a JPEG/PNG/WebP of sensible size
+    that decodes completely; nothing is written anywhere before that is known.
+    """
+    picture, detected_format = images.decode_upload(upload, COVER_LIMITS)
+    master_format = MASTER_FORMATS[detected_format]
+    files = {
+        "master": images.encode(
+            images.fit_within(picture, MASTER_MAX_SIDE), master_format, stem="cover"
         )
-
-
-def renditions(upload):
-    """{name: ContentFile} JPEG crops of the uploaded cover."""
-    upload.seek(0)
-    with Image.open(upload) as original:
-        original = original.convert("RGB")
-        result = {}
-        for name, size in RENDITIONS.items():
-            image = _cover_crop(original, size)
-            buffer = BytesIO()
-            image.save(buffer, "JPEG", quality=85, optimize=True, progressive=True)
-            result[name] = ContentFile(buffer.getvalue(), name=f"cover-{name}.jpg")
-    upload.seek(0)
-    return result
-
-
-def _cover_crop(image, size):
-    target_w, target_h = size
-    scale = max(target_w / image.width, target_h / image.height)
-    resized = image.resize(
-        (max(target_w, round(image.width * scale)), max(target_h, round(image.height * scale))),
-        Image.Resampling.LANCZOS,
-    )
-    left = (resized.width - target_w) // 2
-    top = (resized.height - target_h) // 2
-    return resized.crop((left, top, left + target_w, top + target_h))
+    }
+    for name, size in RENDITIONS.items():
+        files[name] = images.encode(images.crop_to_fill(picture, size), "JPEG", stem=name)
+    return files

@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from core.images import stored_name
 from core.money import CURRENCY_CHOICES
 
 MAX_DURATION_DAYS = 60
@@ -68,7 +69,8 @@ class CampaignQuerySet(models.QuerySet):
 
 
 def cover_path(campaign, filename):
-    return f"campaigns/{campaign.public_id}/{filename}"
+    """Our own random name (core.images.stored_name): never the uploader's name or extension."""
+    return f"campaigns/{campaign.public_id}/{stored_name(filename)}"
 
 
 class Campaign(models.Model):

@@ -142,11 +142,11 @@ def update_story(campaign, *, by, story, cover=None):
     campaign.story = story
     campaign.story_html = render_story(story)
     if cover is not None:
-        images.validate_cover(cover)
-        crops = images.renditions(cover)
-        campaign.cover.save(cover.name, cover, save=False)
-        campaign.cover_large.save(crops["large"].name, crops["large"], save=False)
-        campaign.cover_card.save(crops["card"].name, crops["card"], save=False)
+        # Checked and re-encoded before anything is written; stored under names we choose.
+        files = images.cover_files(cover)
+        campaign.cover.save(files["master"].name, files["master"], save=False)
+        campaign.cover_large.save(files["large"].name, files["large"], save=False)
+        campaign.cover_card.save(files["card"].name, files["card"], save=False)
         fields += ["cover", "cover_large", "cover_card"]
     campaign.save(update_fields=fields)
     return campaign

@@ -1,10 +1,9 @@
 """Forms for members: the extra sign-up fields and the profile editor."""
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from members.models import Member
-
-AVATAR_MAX_BYTES = 2 * 1024 * 1024
 
 
 class SignupProfileForm(forms.Form):
@@ -22,13 +21,21 @@ class SignupProfileForm(forms.Form):
 
 
 class ProfileForm(forms.ModelForm):
+    # A plain file field, not forms.ImageField (which runs Pillow with its own, looser rules and
+    # lets a damaged file through to a 500): members.services checks and re-encodes the picture.
+    avatar = forms.FileField(
+        required=False,
+        label=_("Picture"),
+        help_text=_("JPEG, PNG or WebP, 2 MB at most. Shown as a square."),
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+    )
+
     class Meta:
         model = Member
-        fields = ["display_name", "bio", "location", "avatar"]
+        fields = ["display_name", "bio", "location"]
         widgets = {"bio": forms.Textarea(attrs={"rows": 4})}
 
-    def clean_avatar(self):
-        avatar = self.cleaned_data.get("avatar")
-        if avatar and getattr(avatar, "size", 0) > AVATAR_MAX_BYTES:
-            raise forms.ValidationError("The picture must be 2 MB or smaller.")
-        return avatar
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.avatar:
+            self.initial.setdefault("avatar", self.instance.avatar)

@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
 
+from core.images import stored_name
+
 
 class MemberManager(BaseUserManager):
     use_in_migrations = True
@@ -29,7 +31,8 @@ class MemberManager(BaseUserManager):
 
 
 def avatar_path(member, filename):
-    return f"avatars/{member.pk or 'new'}/{filename}"
+    """Our own random name (core.images.stored_name): never the uploader's name or extension."""
+    return f"avatars/{member.pk or 'new'}/{stored_name(filename)}"
 
 
 class Member(AbstractUser):

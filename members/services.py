@@ -1,17 +1,40 @@
-"""Every write to a member's own data."""
+"""Every write to a member's own data, and the avatar's limits (checked and re-encoded by
+core.images, like campaign covers)."""
 
+from django.utils.translation import gettext_lazy as _
+
+from core import images
+from core.errors import NotPermitted
 from members.models import Member
+
+AVATAR_MAX_BYTES = 2 * 1024 * 1024
+AVATAR_LIMITS = images.ImageLimits(field="avatar", label=_("picture"), max_bytes=AVATAR_MAX_BYTES)
+# Shown at most 88 CSS pixels wide (twice that on dense screens): one bounded square JPEG.
+AVATAR_SIZE = (256, 256)
 
 
 def update_profile(member: Member, *, display_name, bio, location, avatar=None, by: Member):
+    """Save the member's profile. `avatar`: None keeps it, False removes it, a file replaces it.
+
+    A new picture is checked like a cover (type, bytes, pixels, fully decodable) and stored as
+    a re-encoded square JPEG under a name we choose; a bad one raises DomainError(field="avatar")
+    before anything is saved.
+    """
     if by.pk != member.pk:
-        raise PermissionError("Members can only edit their own profile.")
+        raise NotPermitted("Members can only edit their own profile.")
+    fields = ["display_name", "bio", "location"]
+    picture = None
+    if avatar:
+        picture, _format = images.decode_upload(avatar, AVATAR_LIMITS)
     member.display_name = display_name.strip()
     member.bio = bio
     member.location = location.strip()
-    fields = ["display_name", "bio", "location"]
-    if avatar is not None:
-        member.avatar = avatar or None
+    if picture is not None:
+        square = images.encode(images.crop_to_fill(picture, AVATAR_SIZE), "JPEG", stem="avatar")
+        member.avatar.save(square.name, square, save=False)
+        fields.append("avatar")
+    elif avatar is not None:  # False or "": the member cleared the picture
+        member.avatar = ""
         fields.append("avatar")
     member.save(update_fields=fields)
     return member
