@@ -116,7 +116,8 @@ class StoryForm(forms.Form):
         label="Your story",
         help_text="Markdown: <code>**bold**</code>, <code>*italic*</code>, <code>## Heading</code>,"
         " <code>- list item</code>, <code>[link text](https://…)</code>. Blank line = new "
-        "paragraph. HTML is removed.",
+        "paragraph. HTML and images are removed (an image's description stays as text): add "
+        "your picture as the cover below.",
         widget=forms.Textarea(attrs={"rows": 16}),
     )
     # A plain file field: campaigns.images (through the service) checks type, size, pixels.
