@@ -127,6 +127,12 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_SIGNUP_FORM_CLASS = "members.forms.SignupProfileForm"
+# allauth's forms with the site's sentence-case labels ("Remember me", "Current password").
+ACCOUNT_FORMS = {
+    "login": "members.account_forms.LoginForm",
+    "change_password": "members.account_forms.ChangePasswordForm",
+    "reset_password_from_key": "members.account_forms.ResetPasswordKeyForm",
+}
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Groundswell] "

@@ -5,6 +5,7 @@ Used by the campaign page, the campaign cards (Discover, home, profiles) and the
 
 from django import template
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from core.money import format_money, percent_of
 
@@ -48,28 +49,51 @@ def deadline_date(campaign):
 
 @register.filter
 def funding_sentence(campaign, now=None):
-    """The funding model in plain words, with the goal and the deadline."""
+    """When supporters are charged, with the goal and the deadline.
+
+    It stands next to the funding model's own label, so it does not repeat the model's name.
+    Before launch there is no deadline yet: the end date or the duration stands in for it.
+    """
     goal = format_money(campaign.goal_minor, campaign.currency, whole=True)
     now = now or timezone.now()
+    ended = bool(campaign.deadline) and campaign.deadline <= now
     if campaign.deadline:
         when = _date(campaign.deadline, now)
-        ended = campaign.deadline <= now
+    elif campaign.end_date:
+        when = f"{campaign.end_date.day} {campaign.end_date:%B %Y}"
     else:
-        days = campaign.duration_days
-        when = _plural(days, "day") + " after launch" if days else "the deadline"
-        if campaign.end_date:
-            when = f"{campaign.end_date.day} {campaign.end_date:%B %Y}"
-        ended = False
+        when = ""
+    days = campaign.duration_days if not when else None
+    values = {"goal": goal, "when": when, "days": days}
     if campaign.is_all_or_nothing:
+        if when:
+            by = gettext("by %(when)s") % values
+        elif days:
+            by = ngettext("within %(days)d day of launch", "within %(days)d days of launch", days)
+            by %= values
+        else:
+            by = gettext("by the deadline")
+        values["by"] = by
         if ended:
             return (
-                f"All or nothing: supporters are only charged if this campaign reached {goal} "
-                f"by {when}."
+                gettext("Supporters are only charged if this campaign reached %(goal)s %(by)s.")
+                % values
             )
-        return f"All or nothing: you are only charged if this campaign reaches {goal} by {when}."
+        return gettext("You are only charged if this campaign reaches %(goal)s %(by)s.") % values
+    if not when and days:
+        when = ngettext("%(days)d day after launch", "%(days)d days after launch", days) % values
+    values["when"] = when
     if ended:
-        return f"Flexible: supporters are charged at the deadline, {when}, whatever the total."
-    return f"Flexible: you will be charged at the deadline, {when}, whatever the total."
+        return (
+            gettext("Supporters are charged at the deadline, %(when)s, whatever the total.")
+            % values
+        )
+    if when:
+        return (
+            gettext("You will be charged when the campaign ends, %(when)s, whatever the total.")
+            % values
+        )
+    return gettext("You will be charged when the campaign ends, whatever the total.")
 
 
 @register.filter

@@ -10,7 +10,8 @@
   function showMinimum() {
     var chosen = document.querySelector("input[name=reward]:checked");
     var minimum = chosen && chosen.dataset.minimum;
-    hint.textContent = minimum ? "This reward needs at least " + minimum + "." : "";
+    // The sentence comes from the page: money formatted with its currency, and translatable.
+    hint.textContent = (minimum && chosen.dataset.minimumHint) || "";
     if (minimum && (!amount.value || parseFloat(amount.value) < parseFloat(minimum))) {
       amount.value = minimum;
     }

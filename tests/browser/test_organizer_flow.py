@@ -69,7 +69,7 @@ def test_organizer_starts_fills_every_step_submits_and_launches(
     page.goto(base + "/accounts/login/")
     page.get_by_label("Email").fill(organizer.email)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Log in").click()
     page.wait_for_url(base + "/")
     page.locator(".site-nav").get_by_role("link", name="Start a campaign").click()
     page.wait_for_url("**/campaigns/start/")
@@ -213,7 +213,7 @@ def log_in(page, base, member):
     page.goto(base + "/accounts/login/")
     page.get_by_label("Email").fill(member.email)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Log in").click()
     page.wait_for_url(base + "/")
 
 

@@ -56,7 +56,7 @@ def test_supporter_pledges_changes_and_cancels(
     page.get_by_label("Email").fill("nora@example.org")
     page.locator("#id_password1").fill("pumpkin-lantern-harbour")
     page.locator("#id_password2").fill("pumpkin-lantern-harbour")
-    page.get_by_role("button", name="Sign Up").click()
+    page.get_by_role("button", name="Sign up").click()
     page.wait_for_url(re.compile(r"/accounts/confirm-email/"))
     link = re.search(r"http://\S+/accounts/confirm-email/\S+", mail.outbox[-1].body).group(0)
     page.goto(link)
@@ -127,7 +127,7 @@ def test_card_that_needs_3d_secure(live_server, page, screenshot, settings, loca
     page.goto(live_server.url + "/accounts/login/")
     page.get_by_label("Email").fill(supporter.email)
     page.locator("#id_password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Log in").click()
     page.wait_for_load_state()
 
     def pledge_with_3ds(complete):

@@ -299,7 +299,7 @@ def test_home_discover_and_campaign_page(live_server, page, phone_page, screensh
     assert page.get_by_role("heading", level=1).inner_text() == garden.title
     assert page.locator(".cp-pledged strong").inner_text() == "€3,400"
     expect(
-        page.get_by_text("All or nothing: you are only charged if this campaign reaches €5,000 by")
+        page.get_by_text("You are only charged if this campaign reaches €5,000 by")
     ).to_be_visible()
     expect(page.get_by_text("Sold out")).to_be_visible()
     assert page.get_by_role("link", name="Back this campaign").get_attribute("href") == (

@@ -271,26 +271,25 @@ def test_funding_model_sentences():
         goal_minor=500_000, currency="EUR", deadline=dt.datetime(2031, 3, 12, 23, 59, tzinfo=tz)
     )
     assert funding_sentence(campaign, now) == (
-        "All or nothing: you are only charged if this campaign reaches €5,000 by 12 March."
+        "You are only charged if this campaign reaches €5,000 by 12 March."
     )
     campaign.funding_model = FundingModel.FLEXIBLE
     campaign.currency = "GBP"
     assert funding_sentence(campaign, now) == (
-        "Flexible: you will be charged at the deadline, 12 March, whatever the total."
+        "You will be charged when the campaign ends, 12 March, whatever the total."
     )
     later = dt.datetime(2030, 12, 1, tzinfo=tz)
     assert "12 March 2031" in funding_sentence(campaign, later)
     # A draft (preview) has no deadline yet: the duration stands in for it.
     draft = CampaignFactory.build(goal_minor=120_000, duration_days=30)
     assert funding_sentence(draft) == (
-        "All or nothing: you are only charged if this campaign reaches €1,200 by 30 days after "
-        "launch."
+        "You are only charged if this campaign reaches €1,200 within 30 days of launch."
     )
 
 
 def test_funding_sentence_on_the_page(client):
     campaign = CampaignFactory(live=True, funding_model=FundingModel.FLEXIBLE, currency="USD")
-    assert "Flexible: you will be charged at the deadline," in text(
+    assert "You will be charged when the campaign ends," in text(
         client.get(campaign.get_absolute_url())
     )
 
