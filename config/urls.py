@@ -1,10 +1,12 @@
 """Top-level URL map; each app owns its own urls module."""
 
-from django.conf import settings
-from django.conf.urls.static import static
-from django.contrib import admin
-from django.urls import include, path
+import re
 
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+
+from core import media
 from core import views as core_views
 
 urlpatterns = [
@@ -20,8 +22,17 @@ urlpatterns = [
     path("", include("pledges.urls")),
 ]
 
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Uploaded covers and avatars, with DEBUG on or off (core.media; SERVE_MEDIA=false turns it off
+# at request time). Not routed when MEDIA_URL points elsewhere (object storage, a CDN).
+if settings.MEDIA_URL.startswith("/") and settings.MEDIA_URL.strip("/"):
+    urlpatterns.insert(
+        0,
+        re_path(
+            rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}(?P<path>.*)$",
+            media.serve,
+            name="media",
+        ),
+    )
 
 handler404 = "core.views.page_not_found"
 handler500 = "core.views.server_error"
