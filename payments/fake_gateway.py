@@ -21,7 +21,7 @@ import datetime as dt
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from payments.gateway import (
     WEBHOOK_TOLERANCE_SECONDS,
@@ -268,6 +268,14 @@ class FakeGateway:
             card = self._card(payment_method)
             self._usable(card, intent.customer_id)
             if card.behaviour.declined_when_saved:
+                # As on Stripe: the SetupIntent waits for another card and says why.
+                self.setup_intents[setup_intent_id] = replace(
+                    intent,
+                    last_error_code="card_declined",
+                    decline_code=card.behaviour.declined_when_saved,
+                    last_error_message=DECLINED,
+                    last_error_payment_method_id=card.id,
+                )
                 raise PaymentDeclined(
                     DECLINED, decline_code=card.behaviour.declined_when_saved, detail=card.id
                 )
@@ -289,6 +297,23 @@ class FakeGateway:
             intent = self.setup_intents.get(setup_intent_id)
             if intent is None:
                 raise _missing("setup_intent", setup_intent_id)
+            return intent
+
+    def cancel_setup_intent(self, setup_intent_id):
+        self._call()
+        with self._lock:
+            intent = self.setup_intents.get(setup_intent_id)
+            if intent is None:
+                raise _missing("setup_intent", setup_intent_id)
+            if intent.status == "canceled":
+                return intent
+            if intent.status == "succeeded":  # Stripe's answer (localstripe cancels anyway)
+                raise _refused(
+                    "You cannot cancel this SetupIntent because it has a status of succeeded.",
+                    code="setup_intent_unexpected_state",
+                )
+            intent = replace(intent, status="canceled")
+            self.setup_intents[setup_intent_id] = intent
             return intent
 
     def attach_payment_method(self, payment_method_id, customer_id):

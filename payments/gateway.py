@@ -81,6 +81,23 @@ class SetupIntent:
     payment_method_id: str | None = None
     customer_id: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    # Stripe's last_setup_error: why the last card tried on it failed ("" when none did).
+    last_error_code: str = ""  # e.g. card_declined, setup_intent_authentication_failure
+    decline_code: str = ""  # the issuer's reason for a decline, e.g. insufficient_funds
+    last_error_message: str = ""
+    last_error_payment_method_id: str = ""  # the card that was refused
+
+    @property
+    def card_failed(self) -> bool:
+        """A card was tried on this SetupIntent and the provider refused it.
+
+        Stripe keeps the SetupIntent waiting for another card and says why in
+        last_setup_error; localstripe cancels it with the refused card still on it. A
+        SetupIntent cancelled before any card was tried (by us) is not a card failure.
+        """
+        if self.last_error_code or self.decline_code:
+            return self.status in ("requires_payment_method", "canceled")
+        return self.status == "canceled" and bool(self.payment_method_id)
 
 
 @dataclass(frozen=True)
@@ -209,6 +226,10 @@ class PaymentGateway(Protocol):
     ) -> SetupIntent: ...
 
     def retrieve_setup_intent(self, setup_intent_id: str) -> SetupIntent: ...
+
+    def cancel_setup_intent(self, setup_intent_id: str) -> SetupIntent:
+        """Cancel it so its client secret can save no card; a no-op when already cancelled."""
+        ...
 
     def attach_payment_method(self, payment_method_id: str, customer_id: str) -> PaymentMethod:
         """Attach a card to a customer; a no-op when it already is (as after a SetupIntent)."""

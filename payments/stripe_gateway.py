@@ -91,6 +91,14 @@ class StripeGateway:
         with _translated_errors():
             return _setup_intent(self._v1.setup_intents.retrieve(setup_intent_id).to_dict())
 
+    def cancel_setup_intent(self, setup_intent_id):
+        with _translated_errors():
+            # Stripe refuses to cancel a cancelled SetupIntent; look first, as for detach.
+            current = self._v1.setup_intents.retrieve(setup_intent_id).to_dict()
+            if current.get("status") == "canceled":
+                return _setup_intent(current)
+            return _setup_intent(self._v1.setup_intents.cancel(setup_intent_id).to_dict())
+
     def attach_payment_method(self, payment_method_id, customer_id):
         with _translated_errors():
             # Stripe attaches the card when the SetupIntent is confirmed, localstripe does not;
@@ -272,6 +280,7 @@ def _string_values(metadata) -> dict[str, str]:
 
 
 def _setup_intent(setup_intent) -> SetupIntent:
+    error = setup_intent.get("last_setup_error") or {}
     return SetupIntent(
         id=setup_intent["id"],
         client_secret=setup_intent["client_secret"],
@@ -279,6 +288,10 @@ def _setup_intent(setup_intent) -> SetupIntent:
         payment_method_id=_id_of(setup_intent.get("payment_method")),
         customer_id=_id_of(setup_intent.get("customer")),
         metadata=dict(setup_intent.get("metadata") or {}),
+        last_error_code=error.get("code") or "",
+        decline_code=error.get("decline_code") or "",
+        last_error_message=error.get("message") or "",
+        last_error_payment_method_id=_id_of(error.get("payment_method")) or "",
     )
 
 

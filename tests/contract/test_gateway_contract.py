@@ -231,6 +231,36 @@ def test_a_card_declined_on_the_card_form_leaves_the_setup_intent_unconfirmed(
     assert gateway.retrieve_setup_intent(setup_intent.id).status == expected
 
 
+def test_a_card_refused_on_the_card_form_shows_on_the_setup_intent(provider, gateway, customer):
+    setup_intent = gateway.create_setup_intent(customer.id)
+    assert not gateway.retrieve_setup_intent(setup_intent.id).card_failed  # nothing tried yet
+    with pytest.raises(PaymentDeclined):
+        provider.confirm_setup_intent_in_browser(setup_intent, "pm_card_visa_chargeDeclined")
+    refused = gateway.retrieve_setup_intent(setup_intent.id)
+    # The card-testing defence counts it however the provider shows it: Stripe (and the fake)
+    # keep last_setup_error, localstripe cancels the SetupIntent with the card still on it.
+    assert refused.card_failed
+    if provider.name != "localstripe":
+        assert refused.last_error_code == "card_declined" and refused.decline_code
+
+
+def test_cancel_setup_intent_is_idempotent_and_ends_the_card_form(provider, gateway, customer):
+    setup_intent = gateway.create_setup_intent(customer.id, {"pledge_id": "7"})
+    cancelled = gateway.cancel_setup_intent(setup_intent.id)
+    assert (cancelled.id, cancelled.status) == (setup_intent.id, "canceled")
+    assert not cancelled.card_failed  # no card was tried: not a card-testing failure
+    again = gateway.cancel_setup_intent(setup_intent.id)
+    assert again.status == "canceled"
+    assert gateway.retrieve_setup_intent(setup_intent.id).status == "canceled"
+    if provider.strict:  # localstripe lets a cancelled SetupIntent be confirmed again
+        with pytest.raises(PaymentError):
+            provider.confirm_setup_intent_in_browser(setup_intent)
+        assert gateway.retrieve_setup_intent(setup_intent.id).status == "canceled"
+    with pytest.raises(PaymentProviderError) as missing:
+        gateway.cancel_setup_intent("seti_doesnotexist000000")
+    assert missing.value.code == provider.missing_resource_code
+
+
 def test_off_session_charge_succeeds(gateway, customer):
     card = gateway.attach_payment_method("pm_card_visa", customer.id)
     charge = gateway.charge_saved_card(
