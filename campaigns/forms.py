@@ -10,10 +10,12 @@ import re
 import uuid
 
 from django import forms
+from django.utils.translation import gettext_lazy
 
 from campaigns.models import MAX_DURATION_DAYS, Campaign, Category, FundingModel
+from campaigns.services import validate_schedule
 from core.errors import DomainError
-from core.money import CURRENCY_CHOICES, input_text, parse_amount
+from core.money import CURRENCY_CHOICES, input_text, parse_amount, validate_goal
 
 MONEY_ATTRS = {"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.00"}
 
@@ -27,10 +29,14 @@ def parse_money(raw, currency):
 
 
 class MoneyField(forms.CharField):
-    """A money amount typed in major units; cleaned to an int of minor units of `currency`."""
+    """A money amount typed in major units; cleaned to an int of minor units of `currency`,
+    above zero (error_messages["not_positive"] words the refusal for a field)."""
+
+    default_error_messages = {"not_positive": gettext_lazy("Enter an amount above zero.")}
 
     def __init__(self, *, currency="EUR", **kwargs):
         self.currency = currency
+        # The length cap runs (in CharField.clean) before any parsing.
         kwargs.setdefault("max_length", 20)
         super().__init__(**kwargs)
         self.widget.attrs.update(MONEY_ATTRS)
@@ -39,7 +45,10 @@ class MoneyField(forms.CharField):
         value = super().clean(value)
         if value in self.empty_values:
             return None
-        return parse_money(value, self.currency)
+        amount_minor = parse_money(value, self.currency)
+        if amount_minor <= 0:
+            raise forms.ValidationError(self.error_messages["not_positive"], code="not_positive")
+        return amount_minor
 
 
 class MonthInput(forms.DateInput):
@@ -180,21 +189,39 @@ class FundingForm(forms.Form):
                 field.disabled = True
 
     def clean(self):
+        # Every field's problem is reported at once: the goal's range and the schedule's
+        # limits are checked here with the service's own rules, not only by the service
+        # (which a form with any other error never reaches).
         cleaned = super().clean()
-        currency = cleaned.get("currency")
-        if currency and "goal" in cleaned:
+        if "goal" in cleaned:
+            # An unknown currency has its own error; the goal is still read (with the
+            # campaign's currency) so that its problems show as well.
+            currency = cleaned.get("currency") or self.campaign.currency
             try:
                 cleaned["goal_minor"] = parse_money(cleaned["goal"], currency)
+                if self.campaign.terms_editable:
+                    validate_goal(cleaned["goal_minor"])
             except forms.ValidationError as error:
                 self.add_error("goal", error)
+            except DomainError as error:
+                self.add_error("goal", error.message)
         if cleaned.get("schedule") == "date":
             cleaned["duration_days"] = None
+            chosen = "end_date"
             if not cleaned.get("end_date") and "end_date" not in self.errors:
                 self.add_error("end_date", "Pick the day your campaign ends.")
         else:
             cleaned["end_date"] = None
+            chosen = "duration_days"
             if not cleaned.get("duration_days") and "duration_days" not in self.errors:
                 self.add_error("duration_days", "Say how many days your campaign runs.")
+        if cleaned.get(chosen) and chosen not in self.errors and self.campaign.terms_editable:
+            try:
+                validate_schedule(
+                    duration_days=cleaned["duration_days"], end_date=cleaned["end_date"]
+                )
+            except DomainError as error:
+                self.add_error(error.field if error.field in self.fields else None, error.message)
         return cleaned
 
 
@@ -206,7 +233,10 @@ class RewardForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What supporters get, and anything they should know (shipping, pick-up…).",
     )
-    minimum = MoneyField(label="Minimum pledge")
+    minimum = MoneyField(
+        label="Minimum pledge",
+        error_messages={"not_positive": "The minimum pledge must be more than zero."},
+    )
     quantity_limit = forms.IntegerField(
         required=False,
         min_value=1,
@@ -248,7 +278,10 @@ class AllowNoRewardForm(forms.Form):
 
 class BudgetItemForm(forms.Form):
     label = forms.CharField(max_length=120, label="What it pays for")
-    amount = MoneyField(label="Amount")
+    amount = MoneyField(
+        label="Amount",
+        error_messages={"not_positive": "A budget item's amount must be more than zero."},
+    )
     required = forms.TypedChoiceField(
         choices=[
             ("1", "Required: the project cannot happen without it"),
@@ -267,7 +300,10 @@ class BudgetItemForm(forms.Form):
 
 
 class StretchGoalForm(forms.Form):
-    amount = MoneyField(label="When the total reaches")
+    amount = MoneyField(
+        label="When the total reaches",
+        error_messages={"not_positive": "A stretch goal must be above the campaign's goal."},
+    )
     description = forms.CharField(max_length=200, label="We will also…")
 
     def __init__(self, data=None, *, campaign, **kwargs):

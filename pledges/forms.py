@@ -3,6 +3,7 @@
 import uuid
 
 from django import forms
+from django.utils.translation import gettext_lazy
 
 from core.errors import DomainError
 from core.money import currency_symbol, format_money, parse_amount
@@ -11,10 +12,15 @@ QUICK_PICKS = (5, 10, 25, 50)
 
 
 class AmountField(forms.CharField):
-    """An amount in the campaign's currency, e.g. "10" or "12.50", cleaned to minor units."""
+    """An amount in the campaign's currency, e.g. "10" or "12.50", cleaned to minor units
+    above zero (the pledge services check the platform's and the reward's limits)."""
+
+    default_error_messages = {"not_positive": gettext_lazy("Enter an amount above zero.")}
 
     def __init__(self, *, currency, **kwargs):
         self.currency = currency
+        # The length cap runs (in CharField.clean) before any parsing.
+        kwargs.setdefault("max_length", 20)
         kwargs.setdefault(
             "widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
         )
@@ -25,9 +31,12 @@ class AmountField(forms.CharField):
         if value in (None, ""):
             return None
         try:
-            return parse_amount(value, self.currency)
+            amount_minor = parse_amount(value, self.currency)
         except DomainError as error:
             raise forms.ValidationError(error.message) from None
+        if amount_minor <= 0:
+            raise forms.ValidationError(self.error_messages["not_positive"], code="not_positive")
+        return amount_minor
 
 
 def reward_label(reward, currency):
