@@ -101,7 +101,14 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://groundswell")}
+# Rate limits and card-testing blocks live here, so every process must share it: Redis in
+# production (CACHE_URL=rediscache://...); a file cache in var/ in the embedded default, which
+# the web processes and the worker share. A per-process cache (locmem, dummy) gets a warning
+# from `check --deploy` (core.checks). The file cache culls random entries past MAX_ENTRIES,
+# so it gets room for far more counters than a community site has at once.
+CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+if CACHES["default"]["BACKEND"].endswith(".FileBasedCache"):
+    CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 10_000)
 
 # --- Members and authentication -------------------------------------------------------------
 AUTH_USER_MODEL = "members.Member"
@@ -225,6 +232,9 @@ PLEDGE_FAILURES_BEFORE_BLOCK = env.int("PLEDGE_FAILURES_BEFORE_BLOCK", default=5
 PLEDGE_ATTEMPTS_PER_HOUR_MEMBER = env.int("PLEDGE_ATTEMPTS_PER_HOUR_MEMBER", default=20)
 # Higher: a community hall or office shares one address.
 PLEDGE_ATTEMPTS_PER_HOUR_IP = env.int("PLEDGE_ATTEMPTS_PER_HOUR_IP", default=100)
+# An IP is blocked only when card failures come from this many members (card testers rotate
+# accounts; one member's failures block that member, not their whole network or proxy).
+PLEDGE_IP_BLOCK_MIN_MEMBERS = env.int("PLEDGE_IP_BLOCK_MIN_MEMBERS", default=3)
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {

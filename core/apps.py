@@ -14,3 +14,7 @@ class CoreConfig(AppConfig):
 
         # Discover's word search on SQLite needs its folding function on every connection.
         connection_created.connect(register_sqlite_functions, dispatch_uid="core.search.sqlite")
+
+        from core import checks
+
+        checks.register()  # check --deploy: rate limits need a cache every process shares
