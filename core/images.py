@@ -46,6 +46,7 @@ CONTENT_TYPES = {
 # Decoding costs memory in proportion to pixels, not bytes: a 20 KB PNG can be 169 megapixels.
 MAX_PIXELS = 40_000_000
 SRGB = ImageCms.createProfile("sRGB")
+ORIENTATION = 0x0112  # the EXIF tag
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,8 @@ def fit_within(image: Image.Image, max_side: int) -> Image.Image:
 def _upright_rgb(image):
     """EXIF orientation applied, colours in sRGB, 8-bit RGB or RGBA (all we ever encode)."""
     icc_profile = image.info.get("icc_profile")
-    image = ImageOps.exif_transpose(image)  # a copy, upright; keeps info (ICC, transparency)
+    if image.getexif().get(ORIENTATION, 1) != 1:
+        image = ImageOps.exif_transpose(image)  # a copy, upright; keeps info (ICC, transparency)
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):  # 16-bit greyscale PNG
         image = image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
     has_alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info

@@ -6,7 +6,7 @@ from io import BytesIO
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from PIL import Image
+from PIL import Image, ImageCms
 
 from campaigns import services
 from campaigns.images import COVER_LIMITS, MAX_COVER_BYTES
@@ -44,6 +44,7 @@ COVER_ERRORS = {
     "huge": TOO_BIG,
 }
 BAD_COVERS = bad_images(max_bytes=MAX_COVER_BYTES)
+SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 assert set(BAD_COVERS) == set(COVER_ERRORS)
 
 
@@ -84,6 +85,8 @@ def test_the_decompression_bomb_warning_is_an_error_even_under_a_generous_own_li
         (image_bytes(mode="P", transparency=0), "PNG"),
         (image_bytes(mode="RGBA", color=(0, 0, 0, 0)), "PNG"),
         (image_bytes(fmt="WEBP", mode="RGBA", color=(10, 20, 30, 128)), "WEBP"),
+        (image_bytes(fmt="JPEG", icc_profile=SRGB_ICC), "JPEG"),
+        (image_bytes(icc_profile=b"not a colour profile at all"), "PNG"),
     ],
     ids=[
         "png-with-html-appended",
@@ -92,6 +95,8 @@ def test_the_decompression_bomb_warning_is_an_error_even_under_a_generous_own_li
         "palette-transparent",
         "rgba",
         "webp",
+        "icc-profile",
+        "broken-icc-profile",
     ],
 )
 def test_awkward_but_valid_images_decode_to_rgb(content, expected_format):
