@@ -47,13 +47,13 @@ class PledgeAdmin(admin.ModelAdmin):
 
 @admin.register(PledgeFailure)
 class PledgeFailureAdmin(admin.ModelAdmin):
-    """Refused or failed pledge attempts, to spot card testing (many failures from one IP)."""
+    """Cards the provider refused, to spot card testing (many failures from one IP)."""
 
-    list_display = ["created_at", "member", "ip", "campaign", "reason"]
-    list_filter = ["created_at"]
-    search_fields = ["ip", "member__email", "reason"]
+    list_display = ["created_at", "member", "ip", "campaign", "kind", "reason"]
+    list_filter = ["kind", "created_at"]
+    search_fields = ["ip", "member__email", "reason", "setup_intent_id"]
     list_select_related = ["member", "campaign"]
-    readonly_fields = list_display
+    readonly_fields = [*list_display, "setup_intent_id"]
 
     def has_add_permission(self, request):
         return False

@@ -71,6 +71,9 @@ class Pledge(models.Model):
     anonymous = models.BooleanField(default=False)
     message = models.CharField(max_length=280, blank=True)
     idempotency_key = models.CharField(max_length=64, blank=True)
+    # A hash of the terms first sent with idempotency_key: the same key with other terms is
+    # refused, not answered with this pledge (Stripe's rule). Empty on pledges made before it.
+    idempotency_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
     setup_intent_id = models.CharField(max_length=255, blank=True)
     payment_method_id = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -137,7 +140,17 @@ class Pledge(models.Model):
 
 
 class PledgeFailure(models.Model):
-    """A refused or failed pledge attempt, kept for admins watching for card testing."""
+    """A card that failed at the provider, kept for admins watching for card testing.
+
+    Only the provider's verdict on a card counts (a decline, a failed 3-D Secure), never a
+    typo in the form or a provider outage. One row per refused card on a SetupIntent (Stripe
+    lets one SetupIntent try many cards): the webhook and the card page's confirm call both
+    report the same failure, and it is counted once.
+    """
+
+    class Kind(models.TextChoices):
+        DECLINED = "declined", "Card declined"
+        CARD_ERROR = "card_error", "Card error (e.g. failed 3-D Secure)"
 
     member = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -146,11 +159,25 @@ class PledgeFailure(models.Model):
     campaign = models.ForeignKey(
         "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    kind = models.CharField(max_length=20, choices=Kind, default=Kind.DECLINED)
+    setup_intent_id = models.CharField(max_length=255, blank=True)
+    payment_method_id = models.CharField(max_length=255, blank=True)  # the refused card
     reason = models.CharField(max_length=255)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["setup_intent_id", "payment_method_id"],
+                condition=~Q(setup_intent_id=""),
+                name="pledge_failure_once_per_refused_card",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["member", "created_at"]),
+            models.Index(fields=["ip", "created_at"]),
+        ]
 
     def __str__(self):
         return self.reason

@@ -6,12 +6,15 @@ claims it); nothing is accepted or changed after the deadline. Calls to the paym
 happen outside database locks: we write our row, commit, call, then record the result.
 """
 
+import hashlib
+import json
 import logging
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from campaigns import page_cache
 from campaigns.models import Campaign, RewardTier
@@ -21,7 +24,7 @@ from core.models import record
 from core.money import format_money
 from core.transitions import transition
 from pledges import throttle
-from pledges.models import Pledge
+from pledges.models import Pledge, PledgeFailure
 
 logger = logging.getLogger(__name__)
 Status = Pledge.Status
@@ -93,6 +96,35 @@ def _claim_reward(reward, pledge):
 
 
 # --- the pledge flow ------------------------------------------------------------------------
+def pledge_fingerprint(campaign, *, reward, amount_minor, public_name, anonymous, message):
+    """A hash of a pledge request's terms, stored with its idempotency key."""
+    terms = [
+        campaign.pk,
+        reward.pk if reward is not None else None,
+        int(amount_minor),
+        campaign.currency,
+        public_name.strip(),
+        bool(anonymous),
+        message.strip(),
+    ]
+    return hashlib.sha256(json.dumps(terms, ensure_ascii=False).encode()).hexdigest()
+
+
+def _replay(existing, fingerprint, gateway):
+    """The pledge a reused idempotency key made, if the terms are the same; refuse if not."""
+    # Pledges made before fingerprints were stored cannot be compared: treat as a replay.
+    if existing.idempotency_fingerprint and existing.idempotency_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            _(
+                "This idempotency key was already used for a pledge with other terms. "
+                "Use a new key for a new pledge."
+            )
+        )
+    pledge = _with_client_secret(existing, gateway)
+    pledge.replayed = True
+    return pledge
+
+
 def start_pledge(
     campaign,
     *,
@@ -109,13 +141,25 @@ def start_pledge(
     """Create a pending pledge and a SetupIntent for the card form.
 
     Returns the pledge; its `setup_intent_id` holds the SetupIntent and `client_secret` is
-    set on the returned object for the page. The same idempotency_key returns the same pledge.
+    set on the returned object for the page. The same idempotency_key with the same terms
+    returns the same pledge with `replayed = True` (a new one has `replayed = False`); with
+    other terms it raises IdempotencyKeyReused. A key whose attempt failed at the provider
+    (cancelled before it was ever active) may start afresh.
     """
-    from payments.gateway import PaymentError, PaymentProviderError, get_gateway
+    from payments.gateway import PaymentDeclined, PaymentError, get_gateway
     from payments.services import ensure_customer
 
     gateway = gateway or get_gateway()
+    fingerprint = ""
     if idempotency_key:  # a retried request (double click, network retry) gets the same pledge
+        fingerprint = pledge_fingerprint(
+            campaign,
+            reward=reward,
+            amount_minor=amount_minor,
+            public_name=public_name,
+            anonymous=anonymous,
+            message=message,
+        )
         existing = Pledge.objects.filter(
             supporter=supporter, idempotency_key=idempotency_key
         ).first()
@@ -125,20 +169,17 @@ def start_pledge(
             and not existing.activated_at
         ):
             # That attempt failed (e.g. the provider was down): the retry may start afresh.
-            Pledge.objects.filter(pk=existing.pk).update(idempotency_key="")
+            Pledge.objects.filter(pk=existing.pk).update(
+                idempotency_key="", idempotency_fingerprint=""
+            )
         elif existing is not None:
-            return _with_client_secret(existing, gateway)
+            return _replay(existing, fingerprint, gateway)
     throttle.check(member=supporter, ip=ip)
     if Pledge.objects.filter(campaign=campaign, supporter=supporter, status=Status.ACTIVE).exists():
         raise DomainError("You already support this campaign; change your pledge instead.")
-    try:
-        validate_pledge_terms(
-            campaign, supporter=supporter, amount_minor=amount_minor, reward=reward
-        )
-        _require_stock(reward)  # early, friendly; activation checks again under a lock
-    except DomainError as error:
-        throttle.record_failure(member=supporter, ip=ip, campaign=campaign, reason=error.message)
-        raise
+    # A mistyped amount is not card testing: form errors are never counted as failures.
+    validate_pledge_terms(campaign, supporter=supporter, amount_minor=amount_minor, reward=reward)
+    _require_stock(reward)  # early, friendly; activation checks again under a lock
 
     with transaction.atomic():
         # An abandoned earlier attempt (pending) is replaced rather than duplicated.
@@ -147,17 +188,19 @@ def start_pledge(
         ):
             transition(stale, Status.CANCELLED, by=supporter, note="Replaced by a new attempt.")
         try:
-            pledge = Pledge.objects.create(
-                campaign=campaign,
-                supporter=supporter,
-                reward=reward,
-                amount_minor=amount_minor,
-                currency=campaign.currency,
-                public_name=public_name.strip(),
-                anonymous=anonymous,
-                message=message.strip(),
-                idempotency_key=idempotency_key,
-            )
+            with transaction.atomic():  # a savepoint, so the raced lookup below can still run
+                pledge = Pledge.objects.create(
+                    campaign=campaign,
+                    supporter=supporter,
+                    reward=reward,
+                    amount_minor=amount_minor,
+                    currency=campaign.currency,
+                    public_name=public_name.strip(),
+                    anonymous=anonymous,
+                    message=message.strip(),
+                    idempotency_key=idempotency_key,
+                    idempotency_fingerprint=fingerprint,
+                )
         except IntegrityError:
             # A double submit that raced past the lookup above: answer with the winner's pledge.
             raced = (
@@ -167,7 +210,7 @@ def start_pledge(
                 ).first()
             )
             if raced:
-                return _with_client_secret(raced, gateway)
+                return _replay(raced, fingerprint, gateway)
             raise DomainError("You already have a pledge in progress for this campaign.") from None
         record(pledge, action="created", by=supporter, to_status=pledge.status)
 
@@ -180,8 +223,8 @@ def start_pledge(
         transition(
             pledge, Status.CANCELLED, by=supporter, note=f"Card set-up failed: {error.message}"
         )
-        provider_outage = isinstance(error, PaymentProviderError) and error.retryable
-        if not provider_outage:  # our outage is not the supporter's failed attempt
+        # Only the provider's verdict on a card counts, never an outage or a refused request.
+        if isinstance(error, PaymentDeclined):
             throttle.record_failure(
                 member=supporter, ip=ip, campaign=campaign, reason=error.message
             )
@@ -189,6 +232,7 @@ def start_pledge(
     Pledge.objects.filter(pk=pledge.pk).update(setup_intent_id=intent.id)
     pledge.setup_intent_id = intent.id
     pledge.client_secret = intent.client_secret
+    pledge.replayed = False
     return pledge
 
 
@@ -199,26 +243,58 @@ def _with_client_secret(pledge, gateway):
     return pledge
 
 
-def confirm_card(pledge, *, setup_intent_id=None, by=None, gateway=None):
+def confirm_card(pledge, *, setup_intent_id=None, by=None, ip="", gateway=None):
     """The card form (or the webhook) says the SetupIntent succeeded: check it and activate.
 
     Safe to call any number of times and from both paths; whoever comes second is a no-op.
     Also used after "update card": the new card replaces the old one on an active pledge.
+    A SetupIntent whose card the provider refused is recorded as a card-testing failure
+    (once per SetupIntent, with the caller's IP) before the refusal is raised.
     """
-    from payments.gateway import get_gateway
+    from payments.gateway import PaymentDeclined, get_gateway
 
     gateway = gateway or get_gateway()
     setup_intent_id = setup_intent_id or pledge.setup_intent_id
     if setup_intent_id != pledge.setup_intent_id:
         raise DomainError("That card confirmation does not belong to this pledge.")
     intent = gateway.retrieve_setup_intent(setup_intent_id)
+    if intent.card_failed:
+        record_card_failure(pledge, intent, ip=ip)
+        raise DomainError(
+            _("Your card could not be saved. Please try another card."), code="card_failed"
+        )
     if intent.status != "succeeded" or not intent.payment_method_id:
         raise DomainError("Your card has not been confirmed yet. Please try again.")
     from payments.services import ensure_customer
 
     customer_id = ensure_customer(pledge.supporter, gateway=gateway).customer_id
-    card = gateway.attach_payment_method(intent.payment_method_id, customer_id)
+    try:
+        card = gateway.attach_payment_method(intent.payment_method_id, customer_id)
+    except PaymentDeclined as error:
+        throttle.record_failure(
+            member=pledge.supporter,
+            ip=ip,
+            campaign=pledge.campaign,
+            reason=error.message,
+            setup_intent_id=intent.id,
+            payment_method_id=intent.payment_method_id,
+        )
+        raise
     return activate_pledge(pledge, payment_method_id=card.id, by=by)
+
+
+def record_card_failure(pledge, intent, *, ip=""):
+    """Count a SetupIntent whose card the provider refused against the pledge's supporter."""
+    declined = intent.decline_code or intent.last_error_code == "card_declined"
+    return throttle.record_failure(
+        member=pledge.supporter,
+        ip=ip,
+        campaign=pledge.campaign,
+        reason=intent.last_error_message or intent.last_error_code or "The card was refused.",
+        kind=PledgeFailure.Kind.DECLINED if declined else PledgeFailure.Kind.CARD_ERROR,
+        setup_intent_id=intent.id,
+        payment_method_id=intent.last_error_payment_method_id or intent.payment_method_id or "",
+    )
 
 
 def activate_pledge(pledge, *, payment_method_id, by=None, now=None):
@@ -233,9 +309,14 @@ def activate_pledge(pledge, *, payment_method_id, by=None, now=None):
         )
         if locked.status == Status.ACTIVE:
             if locked.payment_method_id != payment_method_id:  # a card update
+                replaced = locked.payment_method_id
                 locked.payment_method_id = payment_method_id
                 locked.save(update_fields=["payment_method_id", "updated_at"])
                 record(locked, action="card_updated", by=by)
+                if replaced:
+                    transaction.on_commit(
+                        lambda: _detach_later(locked.supporter_id, replaced), robust=True
+                    )
             return locked
         if locked.status != Status.PENDING:
             raise DomainError("This pledge can no longer be activated.")
@@ -258,6 +339,48 @@ def activate_pledge(pledge, *, payment_method_id, by=None, now=None):
         raise refusal
     pledge.__dict__.update(status=active.status, payment_method_id=payment_method_id)
     return active
+
+
+def _detach_later(member_id, payment_method_id):
+    from pledges.tasks import detach_replaced_card
+
+    detach_replaced_card.delay(member_id, payment_method_id)
+
+
+# Pledges that may still charge their saved card.
+_CARD_IN_USE_STATUSES = (
+    Status.PENDING,
+    Status.ACTIVE,
+    Status.CHARGING,
+    Status.ACTION_REQUIRED,
+    Status.RETRYING,
+)
+
+
+def detach_replaced_card(member_id, payment_method_id, *, gateway=None):
+    """Detach a card a card update replaced, unless another pledge of the member still uses it.
+
+    Runs after the update committed (a task, so an outage is retried): a failure is logged
+    and never undoes the supporter's new card. Returns True if the card was detached.
+    """
+    from payments.gateway import PaymentProviderError, get_gateway
+
+    in_use = Pledge.objects.filter(
+        supporter_id=member_id,
+        payment_method_id=payment_method_id,
+        status__in=_CARD_IN_USE_STATUSES,
+    ).exists()
+    if in_use:
+        return False
+    gateway = gateway or get_gateway()
+    try:
+        gateway.detach_payment_method(payment_method_id)
+    except PaymentProviderError as error:
+        logger.warning("could not detach replaced card %s: %s", payment_method_id, error.detail)
+        if error.retryable:
+            raise  # the task tries again later
+        return False
+    return True
 
 
 def _refresh_campaign_page(pledge):
@@ -304,10 +427,12 @@ def change_pledge(pledge, *, by, amount_minor, reward):
 def start_card_update(pledge, *, by, ip="", gateway=None):
     """A new SetupIntent for an open pledge; confirm_card activates it or swaps the card.
 
-    Used by "update card" on an active pledge, and when a pending pledge's SetupIntent can no
-    longer be confirmed (e.g. cancelled after failed 3-D Secure).
+    Used by "update card" on an active pledge, and by "Try another card" when a pending
+    pledge's SetupIntent can no longer be confirmed (a declined card on localstripe, failed
+    3-D Secure). A card the previous SetupIntent was refused is counted first, so a client
+    that never reports its declines cannot test cards by asking for new SetupIntents.
     """
-    from payments.gateway import get_gateway
+    from payments.gateway import PaymentError, get_gateway
     from payments.services import ensure_customer
 
     if pledge.supporter_id != by.pk:
@@ -315,8 +440,16 @@ def start_card_update(pledge, *, by, ip="", gateway=None):
     if pledge.status not in Pledge.OPEN_STATUSES:
         raise DomainError("Only an open pledge's card can be updated.")
     _require_open_campaign(pledge.campaign)
-    throttle.check(member=by, ip=ip)  # each new card is a chance to test a stolen one
     gateway = gateway or get_gateway()
+    if pledge.setup_intent_id:
+        try:
+            previous = gateway.retrieve_setup_intent(pledge.setup_intent_id)
+        except PaymentError as error:
+            logger.warning("could not look up %s: %s", pledge.setup_intent_id, error.message)
+        else:
+            if previous.card_failed:
+                record_card_failure(pledge, previous, ip=ip)
+    throttle.check(member=by, ip=ip)  # each new card is a chance to test a stolen one
     purpose = "card_update" if pledge.status == Status.ACTIVE else "pledge"
     intent = gateway.create_setup_intent(
         ensure_customer(by, gateway=gateway).customer_id,
@@ -326,6 +459,48 @@ def start_card_update(pledge, *, by, ip="", gateway=None):
     pledge.setup_intent_id = intent.id
     pledge.client_secret = intent.client_secret
     return pledge
+
+
+def cancel_open_setup_intents(member, *, gateway=None):
+    """A blocked member's card forms stop working: cancel their unfinished SetupIntents.
+
+    Their pending pledges' and an active pledge's card update in progress (a SetupIntent
+    that has not succeeded). Called after commit, never under a lock; best-effort: a failure
+    is logged, and a retryable one raised at the end so the task tries again (cancelling is
+    idempotent). Returns how many were cancelled.
+    """
+    from payments.gateway import PaymentError, PaymentProviderError, get_gateway
+
+    gateway = gateway or get_gateway()
+    cancelled, retry = 0, None
+    pledges = Pledge.objects.filter(supporter=member, status__in=Pledge.OPEN_STATUSES).exclude(
+        setup_intent_id=""
+    )
+    for pledge in pledges:
+        try:
+            intent = gateway.retrieve_setup_intent(pledge.setup_intent_id)
+            if intent.status in ("succeeded", "canceled"):
+                continue  # a saved card, or nothing left to use
+            gateway.cancel_setup_intent(intent.id)
+        except PaymentError as error:
+            logger.warning(
+                "could not cancel %s of blocked member %s: %s",
+                pledge.setup_intent_id,
+                member.pk,
+                getattr(error, "detail", "") or error.message,
+            )
+            if isinstance(error, PaymentProviderError) and error.retryable:
+                retry = error
+            continue
+        cancelled += 1
+        record(
+            pledge,
+            action="setup_intent_cancelled",
+            note=f"{intent.id}: pledging paused after repeated card failures.",
+        )
+    if retry is not None:
+        raise retry
+    return cancelled
 
 
 def cancel_pledge(pledge, *, by):

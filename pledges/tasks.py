@@ -33,3 +33,32 @@ def expire_abandoned_pledges():
     from datetime import timedelta
 
     return services.expire_abandoned_pledges(older_than=timedelta(hours=24))
+
+
+@shared_task(
+    name="pledges.cancel_open_setup_intents",
+    autoretry_for=(PaymentProviderError,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=8,
+)
+def cancel_open_setup_intents(member_id):
+    """A member was blocked: their card forms' client secrets must stop working."""
+    from members.models import Member
+
+    member = Member.objects.filter(pk=member_id).first()
+    if member is None:
+        return 0
+    return services.cancel_open_setup_intents(member)
+
+
+@shared_task(
+    name="pledges.detach_replaced_card",
+    autoretry_for=(PaymentProviderError,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=8,
+)
+def detach_replaced_card(member_id, payment_method_id):
+    """A card update replaced this card: detach it at the provider unless still in use."""
+    return services.detach_replaced_card(member_id, payment_method_id)

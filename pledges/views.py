@@ -1,11 +1,14 @@
 """Supporter pages: pledge form, card entry (Stripe Elements), confirmation, My pledges."""
 
+import uuid
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from campaigns.models import Campaign
@@ -14,7 +17,7 @@ from core.errors import DomainError
 from core.http import client_ip
 from core.money import to_major
 from payments.gateway import get_gateway
-from pledges import selectors, services
+from pledges import selectors, services, throttle
 from pledges.forms import QUICK_PICKS, ChangePledgeForm, PledgeForm
 from pledges.models import Pledge
 
@@ -64,6 +67,17 @@ def new(request, slug):
                 idempotency_key=data["idempotency_key"],
                 ip=client_ip(request),
             )
+        except services.IdempotencyKeyReused:
+            # The same rendered form came back with other terms (e.g. after Back): say so,
+            # and give the form a new key so that submitting it again starts a new pledge.
+            form = _with_new_idempotency_key(form)
+            form.add_error(
+                None,
+                _(
+                    "This form was already sent with other details. Check your pledge "
+                    "below and send it again."
+                ),
+            )
         except DomainError as error:
             _add_error(form, error)
         else:
@@ -77,6 +91,14 @@ def new(request, slug):
     )
 
 
+def _with_new_idempotency_key(form):
+    data = form.data.copy()
+    data[form.add_prefix("idempotency_key")] = uuid.uuid4().hex
+    fresh = type(form)(data, campaign=form.campaign, rewards=list(form.rewards.values()))
+    fresh.is_valid()
+    return fresh
+
+
 def _stripe_context(pledge, client_secret):
     return {
         "stripe_js_url": settings.STRIPE_JS_URL,
@@ -88,27 +110,47 @@ def _stripe_context(pledge, client_secret):
 
 @login_required
 def card(request, public_id):
-    """Card entry for a pending pledge, or for replacing an active pledge's card."""
+    """Card entry for a pending pledge, or for replacing an active pledge's card.
+
+    A GET only looks: it never creates a SetupIntent or spends throttle allowance. When the
+    SetupIntent can no longer take a card (cancelled: declined on localstripe, failed 3-D
+    Secure, or cancelled by a block) the page offers "Try another card", a POST that starts a
+    new one through the throttle. Nothing is offered while the member or the IP is blocked.
+    """
     pledge = selectors.pledge_of(request.user, public_id)
     if pledge.status not in Pledge.OPEN_STATUSES or not pledge.setup_intent_id:
         return redirect("pledges:detail", pledge.public_id)
+    ip = client_ip(request)
+    if throttle.is_blocked(member=request.user, ip=ip):
+        messages.error(
+            request,
+            _("Too many failed attempts. For your security, pledging is paused for an hour."),
+        )
+        return redirect("pledges:detail", pledge.public_id)
+    if request.method == "POST":  # "Try another card"
+        try:
+            services.start_card_update(pledge, by=request.user, ip=ip)
+        except DomainError as error:
+            messages.error(request, error.message)
+            return redirect("pledges:detail", pledge.public_id)
+        return redirect("pledges:card", pledge.public_id)
     intent = get_gateway().retrieve_setup_intent(pledge.setup_intent_id)
-    if intent.status == "canceled":  # e.g. 3-D Secure failed on localstripe: start a new one
-        services.start_card_update(pledge, by=request.user, ip=client_ip(request))
-        intent = get_gateway().retrieve_setup_intent(pledge.setup_intent_id)
     if intent.status == "succeeded":
         try:
-            services.confirm_card(pledge, by=request.user)
+            services.confirm_card(pledge, by=request.user, ip=ip)
         except DomainError as error:
             messages.error(request, error.message)
         return redirect("pledges:detail", pledge.public_id)
+    usable = intent.status != "canceled"
     return render(
         request,
         "pledges/card.html",
         {
             "pledge": pledge,
             "campaign": pledge.campaign,
-            **_stripe_context(pledge, intent.client_secret),
+            "card_form_usable": usable,
+            "card_failed": intent.card_failed,
+            **_stripe_context(pledge, intent.client_secret if usable else ""),
         },
     )
 
@@ -120,7 +162,10 @@ def confirm(request, public_id):
     pledge = selectors.pledge_of(request.user, public_id)
     try:
         services.confirm_card(
-            pledge, setup_intent_id=request.POST.get("setup_intent"), by=request.user
+            pledge,
+            setup_intent_id=request.POST.get("setup_intent"),
+            by=request.user,
+            ip=client_ip(request),
         )
     except DomainError as error:
         return JsonResponse({"error": error.message}, status=400)

@@ -12,7 +12,7 @@ from core.emails import send_templated_email
 from core.models import record
 from payments.webhooks import register
 from pledges import throttle
-from pledges.models import Pledge
+from pledges.models import Pledge, PledgeFailure
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +44,29 @@ def setup_intent_succeeded(event):
 
 @register("setup_intent.setup_failed")
 def setup_intent_failed(event):
+    """A card refused on the card form: count it (once per refused card) against its member.
+
+    Also for a card update on an active pledge, and for an older SetupIntent of the pledge:
+    the attempt failed either way. The card page's confirm call may report the same one.
+    """
     intent = event.data_object
     pledge = pledge_for_setup_intent(intent)
-    if pledge is None or pledge.status != Pledge.Status.PENDING:
+    if pledge is None or not intent.get("id"):
         return
-    error = (intent.get("last_setup_error") or {}).get("message") or "Card set-up failed."
-    throttle.record_failure(member=pledge.supporter, ip="", campaign=pledge.campaign, reason=error)
+    error = intent.get("last_setup_error") or {}
+    refused_card = error.get("payment_method") or intent.get("payment_method") or ""
+    if isinstance(refused_card, dict):  # expanded, as in Stripe's events
+        refused_card = refused_card.get("id") or ""
+    declined = error.get("decline_code") or error.get("code") in ("card_declined", None)
+    throttle.record_failure(
+        member=pledge.supporter,
+        ip="",  # Stripe does not tell us; the confirm call adds it if it comes
+        campaign=pledge.campaign,
+        reason=error.get("message") or "Card set-up failed.",
+        kind=PledgeFailure.Kind.DECLINED if declined else PledgeFailure.Kind.CARD_ERROR,
+        setup_intent_id=intent["id"],
+        payment_method_id=refused_card,
+    )
 
 
 @register("payment_method.detached")

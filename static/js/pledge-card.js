@@ -18,6 +18,16 @@
     button.disabled = false;
   }
 
+  // A refused card is reported too: the server checks the SetupIntent with Stripe and counts
+  // the failure (card-testing defence). The answer changes nothing on the page.
+  function reportFailure() {
+    var body = new FormData();
+    body.append("csrfmiddlewaretoken", form.querySelector("[name=csrfmiddlewaretoken]").value);
+    body.append("setup_intent", form.dataset.clientSecret.split("_secret_")[0]);
+    fetch(form.dataset.confirmUrl, { method: "POST", body: body, credentials: "same-origin" })
+      .catch(function () {});
+  }
+
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     if (button.disabled) { return; }  // no double submits
@@ -25,7 +35,7 @@
     errors.innerHTML = "";
     stripe.confirmCardSetup(form.dataset.clientSecret, { payment_method: { card: card } })
       .then(function (result) {
-        if (result.error) { showError(result.error.message); return null; }
+        if (result.error) { reportFailure(); showError(result.error.message); return null; }
         var body = new FormData();
         body.append("csrfmiddlewaretoken", form.querySelector("[name=csrfmiddlewaretoken]").value);
         body.append("setup_intent", result.setupIntent.id);

@@ -161,8 +161,14 @@ def test_card_that_needs_3d_secure(live_server, page, screenshot, settings, loca
     screenshot(page, "pledge-3ds-failed")
     assert not Pledge.objects.filter(supporter=supporter, status=Pledge.Status.ACTIVE).exists()
 
-    # Coming back to the card page gives a fresh SetupIntent for the same pending pledge.
+    # The failed card was counted (the page reports it); coming back to the card page offers
+    # "Try another card", a POST that makes a fresh SetupIntent for the same pending pledge.
+    from pledges.models import PledgeFailure
+
+    expect_failure = PledgeFailure.objects.filter(member=supporter, kind="card_error")
     page.reload()
+    assert expect_failure.count() == 1
+    page.get_by_role("button", name="Try another card").click()
     enter_card_and_authenticate(complete=True)
     page.wait_for_url(re.compile(r"/pledges/[0-9a-f-]+/$"))
     expect(page.get_by_text("Thank you! Your pledge is active.")).to_be_visible()

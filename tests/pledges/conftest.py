@@ -38,3 +38,14 @@ def confirm_in_browser(localstripe_settings):
         return body
 
     return confirm
+
+
+@pytest.fixture
+def fake_gateway(monkeypatch):
+    """Our in-memory provider as the configured one: get_gateway() returns it everywhere."""
+    from payments.fake_gateway import FakeGateway
+    from tests.stripe_fixtures import TEST_WEBHOOK_SECRET
+
+    gateway = FakeGateway(webhook_secret=TEST_WEBHOOK_SECRET)  # post_stripe_webhook's secret
+    monkeypatch.setattr("payments.gateway._gateway_for", lambda *settings: gateway)
+    return gateway

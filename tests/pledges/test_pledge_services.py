@@ -100,7 +100,8 @@ def test_bad_amounts_create_nothing(
         start(campaign, supporter, amount_minor=amount, reward=reward)
     assert error.value.field == "amount"
     assert not Pledge.objects.exists() and not StripeCustomer.objects.exists()
-    assert PledgeFailure.objects.filter(member=supporter).count() == 1
+    # A mistyped amount is not card testing (test_card_testing.py): nothing is counted.
+    assert not PledgeFailure.objects.exists()
 
 
 def test_reward_of_another_campaign_is_refused(localstripe_settings, campaign, supporter):
@@ -193,20 +194,6 @@ def test_one_open_pledge_per_member_per_campaign(campaign, supporter):
     PledgeFactory(campaign=campaign, supporter=supporter)
     with pytest.raises(DomainError, match="already support"):
         start(campaign, supporter)
-
-
-def test_five_failures_block_the_member_and_the_ip(localstripe_settings, campaign, supporter):
-    for _ in range(5):
-        with pytest.raises(DomainError):
-            start(campaign, supporter, amount_minor=1, ip="10.9.9.9")
-    with pytest.raises(DomainError, match="paused for an hour"):
-        start(campaign, supporter, amount_minor=1_000, ip="10.9.9.9")
-    # Another member from the same address is blocked too (card testing rotates accounts).
-    from tests.factories import MemberFactory
-
-    with pytest.raises(DomainError, match="paused for an hour"):
-        start(campaign, MemberFactory(), amount_minor=1_000, ip="10.9.9.9")
-    assert PledgeFailure.objects.filter(ip="10.9.9.9").count() == 5
 
 
 def test_cancelling_a_campaign_releases_its_pledges(campaign, supporter):
