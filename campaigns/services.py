@@ -43,9 +43,30 @@ def can_edit(campaign, member):
     return campaign.collaborators.filter(member=member, accepted_at__isnull=False).exists()
 
 
+EDIT_PERMISSION = "campaigns.change_campaign"
+
+
+def _is_staff_editor(member):
+    """Staff who may change campaigns in the admin edit through these same services."""
+    return member.is_authenticated and member.is_staff and member.has_perm(EDIT_PERMISSION)
+
+
 def _require_editor(campaign, by):
-    if not can_edit(campaign, by):
+    if not (can_edit(campaign, by) or _is_staff_editor(by)):
         raise NotPermitted("You cannot edit this campaign.")
+
+
+def _record_edit(campaign, action, *, by, changed, subject=""):
+    """One audit row per edit that changed something: which fields, and of what."""
+    if not changed:
+        return
+    note = ", ".join(changed)
+    record(campaign, action=action, by=by, note=f"{subject}: {note}" if subject else note)
+
+
+def _changed(instance, values):
+    """Names of the fields in `values` whose value differs from the instance's."""
+    return [name for name, value in values.items() if getattr(instance, name) != value]
 
 
 def _require_owner(campaign, by):
@@ -121,24 +142,33 @@ def start_campaign(*, organizer, title, creation_token=None):
     return campaign
 
 
+@transaction.atomic  # the change and its audit row together
 def update_basics(campaign, *, by, title, summary, category, location):
     _require_editor(campaign, by)
     _require_content_editable(campaign)
     if len(summary) > 140:
         raise DomainError("The summary can be at most 140 characters.", field="summary")
-    campaign.title = title.strip()
-    campaign.summary = summary.strip()
-    campaign.category = category
-    campaign.location = location.strip()
+    values = {
+        "title": title.strip(),
+        "summary": summary.strip(),
+        "category": category,
+        "location": location.strip(),
+    }
+    changed = _changed(campaign, values)
+    for name, value in values.items():
+        setattr(campaign, name, value)
     campaign.save(update_fields=["title", "summary", "category", "location", "updated_at"])
+    _record_edit(campaign, "edited:basics", by=by, changed=changed)
     return campaign
 
 
+@transaction.atomic
 def update_story(campaign, *, by, story, cover=None):
     """Save the story (rendered to sanitized HTML) and, if given, a new cover image."""
     _require_editor(campaign, by)
     _require_content_editable(campaign)
     fields = ["story", "story_html", "updated_at"]
+    changed = ["story"] if campaign.story != story else []
     campaign.story = story
     campaign.story_html = render_story(story)
     if cover is not None:
@@ -149,6 +179,9 @@ def update_story(campaign, *, by, story, cover=None):
         campaign.cover_card.save(files["card"].name, files["card"], save=False)
         fields += ["cover", "cover_large", "cover_card"]
     campaign.save(update_fields=fields)
+    if cover is not None:
+        changed.append("cover")
+    _record_edit(campaign, "edited:story", by=by, changed=changed)
     return campaign
 
 
@@ -170,6 +203,7 @@ def validate_schedule(*, duration_days, end_date, today=None):
             )
 
 
+@transaction.atomic
 def update_funding(campaign, *, by, goal_minor, currency, funding_model, duration_days, end_date):
     _require_editor(campaign, by)
     _require_terms_editable(campaign)
@@ -202,11 +236,16 @@ def update_funding(campaign, *, by, goal_minor, currency, funding_model, duratio
         raise DomainError(
             "Stretch goals must stay above the goal; change them first.", field="goal"
         )
-    campaign.goal_minor = goal_minor
-    campaign.currency = currency
-    campaign.funding_model = funding_model
-    campaign.duration_days = duration_days
-    campaign.end_date = end_date
+    values = {
+        "goal_minor": goal_minor,
+        "currency": currency,
+        "funding_model": funding_model,
+        "duration_days": duration_days,
+        "end_date": end_date,
+    }
+    changed = _changed(campaign, values)
+    for name, value in values.items():
+        setattr(campaign, name, value)
     campaign.save(
         update_fields=[
             "goal_minor",
@@ -217,10 +256,12 @@ def update_funding(campaign, *, by, goal_minor, currency, funding_model, duratio
             "updated_at",
         ]
     )
+    _record_edit(campaign, "edited:funding", by=by, changed=changed)
     return campaign
 
 
 # --- rewards, budget, stretch goals ---------------------------------------------------------
+@transaction.atomic
 def save_reward(
     campaign,
     reward=None,
@@ -246,7 +287,7 @@ def save_reward(
     if campaign.goal_minor and minimum_minor > campaign.goal_minor:
         raise DomainError("A reward cannot ask more than the campaign's goal.", field="minimum")
     if reward is None:
-        return RewardTier.objects.create(
+        reward = RewardTier.objects.create(
             campaign=campaign,
             title=title.strip(),
             description=description,
@@ -255,6 +296,8 @@ def save_reward(
             estimated_delivery=estimated_delivery,
             position=campaign.rewards.count(),
         )
+        _record_edit(campaign, "reward:added", by=by, changed=[reward.title])
+        return reward
     if reward.campaign_id != campaign.pk:
         raise NotPermitted("That reward belongs to another campaign.")
     with transaction.atomic():
@@ -271,20 +314,29 @@ def save_reward(
                     "Once a campaign is live only a reward's description can change; "
                     "add a new tier instead."
                 )
-        reward.title = title.strip()
-        reward.description = description
-        reward.minimum_minor = minimum_minor
-        reward.quantity_limit = quantity_limit
-        reward.estimated_delivery = estimated_delivery
+        values = {
+            "title": title.strip(),
+            "description": description,
+            "minimum_minor": minimum_minor,
+            "quantity_limit": quantity_limit,
+            "estimated_delivery": estimated_delivery,
+        }
+        changed = _changed(reward, values)
+        subject = f"“{reward.title}”"
+        for name, value in values.items():
+            setattr(reward, name, value)
         reward.save()
+        _record_edit(campaign, "reward:changed", by=by, changed=changed, subject=subject)
     return reward
 
 
+@transaction.atomic
 def delete_reward(reward, *, by):
     campaign = reward.campaign
     _require_editor(campaign, by)
     if not campaign.terms_editable:
         raise DomainError("Rewards cannot be removed once a campaign is submitted.")
+    _record_edit(campaign, "reward:removed", by=by, changed=[reward.title])
     reward.delete()
 
 
@@ -295,6 +347,7 @@ def _required_budget_minor(campaign, exclude=None):
     return items.aggregate(total=Sum("amount_minor"))["total"] or 0
 
 
+@transaction.atomic
 def save_budget_item(campaign, item=None, *, by, label, amount_minor, required=True):
     _require_editor(campaign, by)
     _require_terms_editable(campaign)
@@ -312,17 +365,27 @@ def save_budget_item(campaign, item=None, *, by, label, amount_minor, required=T
         item = BudgetItem(campaign=campaign, position=campaign.budget_items.count())
     elif item.campaign_id != campaign.pk:
         raise NotPermitted("That budget item belongs to another campaign.")
+    values = {"label": label.strip(), "amount_minor": amount_minor, "required": required}
+    if item.pk is None:
+        action, subject, changed = "budget:added", "", [values["label"]]
+    else:
+        action, subject = "budget:changed", f"“{item.label}”"
+        changed = _changed(item, values)
     item.label, item.amount_minor, item.required = label.strip(), amount_minor, required
     item.save()
+    _record_edit(campaign, action, by=by, changed=changed, subject=subject)
     return item
 
 
+@transaction.atomic
 def delete_budget_item(item, *, by):
     _require_editor(item.campaign, by)
     _require_terms_editable(item.campaign)
+    _record_edit(item.campaign, "budget:removed", by=by, changed=[item.label])
     item.delete()
 
 
+@transaction.atomic
 def save_stretch_goal(campaign, goal=None, *, by, amount_minor, description):
     _require_editor(campaign, by)
     _require_content_editable(campaign)
@@ -334,14 +397,23 @@ def save_stretch_goal(campaign, goal=None, *, by, amount_minor, description):
         raise NotPermitted("That stretch goal belongs to another campaign.")
     if campaign.stretch_goals.filter(amount_minor=amount_minor).exclude(pk=goal.pk).exists():
         raise DomainError("There is already a stretch goal at this amount.", field="amount")
+    values = {"amount_minor": amount_minor, "description": description.strip()}
+    if goal.pk is None:
+        action, subject, changed = "stretch_goal:added", "", [values["description"]]
+    else:
+        action, subject = "stretch_goal:changed", f"“{goal.description}”"
+        changed = _changed(goal, values)
     goal.amount_minor, goal.description = amount_minor, description.strip()
     goal.save()
+    _record_edit(campaign, action, by=by, changed=changed, subject=subject)
     return goal
 
 
+@transaction.atomic
 def delete_stretch_goal(goal, *, by):
     _require_editor(goal.campaign, by)
     _require_content_editable(goal.campaign)
+    _record_edit(goal.campaign, "stretch_goal:removed", by=by, changed=[goal.description])
     goal.delete()
 
 
@@ -545,10 +617,13 @@ def set_featured(campaign, *, by, featured):
     return campaign
 
 
+@transaction.atomic
 def set_allow_no_reward(campaign, *, by, allowed):
     """Whether supporters may pledge without choosing a reward tier (an organizer's choice)."""
     _require_editor(campaign, by)
     _require_content_editable(campaign)
+    changed = ["allow_no_reward"] if campaign.allow_no_reward != bool(allowed) else []
     campaign.allow_no_reward = bool(allowed)
     campaign.save(update_fields=["allow_no_reward", "updated_at"])
+    _record_edit(campaign, "edited:allow_no_reward", by=by, changed=changed)
     return campaign

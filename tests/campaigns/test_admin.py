@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Campaign
+from campaigns.models import BudgetItem, Campaign
 from core.models import AuditEvent
 from pledges.models import Pledge
 from tests.factories import (
@@ -18,6 +18,7 @@ from tests.factories import (
     CampaignFactory,
     PledgeFactory,
     RewardTierFactory,
+    StretchGoalFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -290,18 +291,27 @@ def test_money_terms_of_a_live_campaign_are_read_only(admin_client):
 
 def test_a_drafts_goal_is_editable_and_validated(admin_client):
     campaign = CampaignFactory(goal_minor=500_000)
+    RewardTierFactory(campaign=campaign, minimum_minor=2_000, title="Tote bag")
     url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
     data = {**_change_form_data(admin_client.get(url)), "_save": "Save"}
+    assert data["goal_minor"] == "5000"  # typed in euros, not cents
 
     refused = admin_client.post(url, {**data, "goal_minor": "0"})
     assert refused.status_code == 200
+    # A rule only the service knows, shown on the goal field:
+    below_reward = admin_client.post(url, {**data, "goal_minor": "15"})
+    assert below_reward.context["adminform"].form.errors["goal_minor"] == [
+        "The reward “Tote bag” asks more than this goal; lower it first."
+    ]
     campaign.refresh_from_db()
     assert campaign.goal_minor == 500_000
 
-    admin_client.post(url, {**data, "goal_minor": "600000", "story": "New **story**."})
+    admin_client.post(url, {**data, "goal_minor": "6000.50", "story": "New **story**."})
     campaign.refresh_from_db()
-    assert campaign.goal_minor == 600_000
+    assert campaign.goal_minor == 600_050
     assert "<strong>story</strong>" in campaign.story_html
+    assert _events(campaign, "edited:funding").get().note == "goal_minor"
+    assert _events(campaign, "edited:story").get().note == "story"
 
 
 def test_only_drafts_can_be_deleted(admin_client):
@@ -420,3 +430,373 @@ def test_reviewers_can_preview_a_campaign_in_review(client):
     assert response.status_code == 200 and "Little free libraries" in response.content.decode()
     client.force_login(MemberFactory())
     assert client.get(url).status_code == 404
+
+
+# --- buttons on a campaign's own page -------------------------------------------------------
+def _change_url(campaign, model="campaign"):
+    return reverse(f"admin:campaigns_{model}_change", args=[campaign.pk])
+
+
+def _button_url(campaign, tool, model="campaign"):
+    return reverse(f"admin:campaigns_{model}_actions", kwargs={"pk": campaign.pk, "tool": tool})
+
+
+ALL_BUTTONS = ["approve", "request_changes", "reject", "unpublish", "feature", "unfeature"]
+
+
+def _buttons(client, campaign, model="campaign"):
+    html = client.get(_change_url(campaign, model)).content.decode()
+    return [tool for tool in ALL_BUTTONS if _button_url(campaign, tool, model) in html]
+
+
+def test_buttons_follow_the_campaigns_status(admin_client):
+    assert _buttons(admin_client, CampaignFactory(in_review=True)) == [
+        "approve",
+        "request_changes",
+        "reject",
+    ]
+    assert _buttons(admin_client, CampaignFactory(live=True)) == ["unpublish", "feature"]
+    assert _buttons(admin_client, CampaignFactory(live=True, featured=True)) == [
+        "unpublish",
+        "unfeature",
+    ]
+    assert _buttons(admin_client, CampaignFactory()) == []
+    # The review queue's own change page has them too.
+    waiting = CampaignFactory(in_review=True)
+    assert _buttons(admin_client, waiting, "campaigninreview") == [
+        "approve",
+        "request_changes",
+        "reject",
+    ]
+
+
+def test_buttons_need_the_permission_and_their_urls_refuse_without_it(client):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import MemberFactory
+
+    viewer = MemberFactory(is_staff=True)
+    viewer.user_permissions.add(*Permission.objects.filter(codename="view_campaign"))
+    client.force_login(viewer)
+    waiting = CampaignFactory(in_review=True)
+    live = CampaignFactory(live=True)
+
+    assert _buttons(client, waiting) == [] and _buttons(client, live) == []
+    for campaign, tool in [(waiting, "approve"), (live, "unpublish"), (live, "feature")]:
+        assert client.post(_button_url(campaign, tool), {"note": "x"}).status_code == 403
+    assert Campaign.objects.get(pk=waiting.pk).status == Status.IN_REVIEW
+    live.refresh_from_db()
+    assert (live.status, live.featured) == (Status.LIVE, False)
+
+
+def test_approve_button_asks_for_a_note_then_approves_through_the_service(
+    admin_client, admin_user, django_capture_on_commit_callbacks
+):
+    campaign = CampaignFactory(in_review=True, title="Little free libraries")
+    url = _button_url(campaign, "approve", "campaigninreview")
+
+    page = admin_client.get(url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'name="note"' in html and "Little free libraries" in html
+    assert _change_url(campaign) in html  # "No, take me back"
+    campaign.refresh_from_db()
+    assert campaign.status == Status.IN_REVIEW  # nothing happens on GET
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(url, {"note": "Lovely, go!"})
+
+    assert response.status_code == 302
+    assert response["Location"] == _change_url(campaign)  # the campaign's page, not the queue's
+    assert _messages(response) == ["Approved: “Little free libraries”."]
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.review_note) == (Status.APPROVED, "Lovely, go!")
+    event = _events(campaign, "status:approved").get()
+    assert (event.actor, event.note) == (admin_user, "Lovely, go!")
+    assert "Lovely, go!" in mail.outbox[0].body
+
+
+def test_request_changes_and_reject_buttons_need_a_note(admin_client):
+    campaign = CampaignFactory(in_review=True)
+
+    for tool, message in [
+        ("request_changes", "What should change is required."),
+        ("reject", "Reason for the rejection is required."),
+    ]:
+        response = admin_client.post(_button_url(campaign, tool), {"note": "  "})
+        assert response.status_code == 200
+        assert message in response.content.decode()
+    campaign.refresh_from_db()
+    assert campaign.status == Status.IN_REVIEW
+
+    admin_client.post(_button_url(campaign, "request_changes"), {"note": "Add a budget."})
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.review_note) == (Status.DRAFT, "Add a budget.")
+    assert _events(campaign, "status:draft").get().note == "Add a budget."
+
+
+def test_unpublish_button_cancels_a_live_campaign_and_releases_its_pledges(admin_client):
+    campaign = CampaignFactory(live=True)
+    pledge = PledgeFactory(campaign=campaign)
+    visitor = Client()
+    assert visitor.get(campaign.get_absolute_url()).status_code == 200
+
+    response = admin_client.post(_button_url(campaign, "unpublish"), {"note": "Misleading."})
+
+    assert response["Location"] == _change_url(campaign)
+    campaign.refresh_from_db()
+    pledge.refresh_from_db()
+    assert (campaign.status, campaign.cancellation_reason) == (Status.CANCELLED, "Misleading.")
+    assert pledge.status == Pledge.Status.RELEASED
+    assert _events(campaign, "status:cancelled").get().note == "Misleading."
+    assert visitor.get(campaign.get_absolute_url()).status_code == 404  # no stale cached page
+
+
+def test_a_button_for_another_status_changes_nothing(admin_client):
+    draft = CampaignFactory(title="A quiet draft")
+
+    response = admin_client.post(_button_url(draft, "approve"), {"note": ""})
+
+    assert response.status_code == 302
+    assert any("A quiet draft" in m and "draft" in m for m in _messages(response))
+    draft.refresh_from_db()
+    assert draft.status == Status.DRAFT
+    assert not AuditEvent.objects.filter(target_id=str(draft.pk)).exists()
+
+
+def test_feature_buttons_post_only_and_audit(admin_client):
+    campaign = CampaignFactory(live=True)
+
+    assert admin_client.get(_button_url(campaign, "feature")).status_code == 405
+    response = admin_client.post(_button_url(campaign, "feature"))
+    assert response["Location"] == _change_url(campaign)
+    campaign.refresh_from_db()
+    assert campaign.featured and _events(campaign, "featured").exists()
+
+    admin_client.post(_button_url(campaign, "unfeature"))
+    campaign.refresh_from_db()
+    assert not campaign.featured and _events(campaign, "unfeatured").exists()
+
+
+# --- the queue and the pages read well -----------------------------------------------------
+def test_queue_counts_campaigns_in_review_in_words(admin_client):
+    CampaignFactory.create_batch(3, in_review=True)
+
+    html = admin_client.get(QUEUE).content.decode()
+    assert "3 campaigns in review" in html
+    assert "Review queue" not in html
+
+    index = admin_client.get(reverse("admin:index")).content.decode()
+    assert "Campaigns in review" in index
+
+
+def test_admin_is_branded_and_links_back_to_the_site(admin_client):
+    html = admin_client.get(reverse("admin:index")).content.decode()
+
+    assert "<title>Groundswell admin | Groundswell admin</title>" in html
+    assert '<a href="/admin/">Groundswell admin</a>' in html
+    assert '<a href="/">View site</a>' in html
+    assert "Django administration" not in html
+    assert "css/admin.css" in html
+
+
+def test_dates_read_day_month_year(admin_client):
+    when = timezone.make_aware(dt.datetime(2026, 3, 4, 14, 5))
+    CampaignFactory(in_review=True, submitted_at=when)
+
+    html = admin_client.get(QUEUE).content.decode()
+
+    assert "4 Mar 2026, 14:05" in html
+    assert "March 4, 2026" not in html and "Mar. 4, 2026" not in html
+
+
+def test_money_in_rewards_budget_and_stretch_goals_shows_in_major_units(admin_client):
+    campaign = CampaignFactory(in_review=True, goal_minor=500_000)
+    RewardTierFactory(campaign=campaign, minimum_minor=1_500)
+    BudgetItemFactory(campaign=campaign, amount_minor=140_000)
+    StretchGoalFactory(campaign=campaign, amount_minor=650_000)
+
+    html = admin_client.get(_change_url(campaign)).content.decode()
+
+    for amount in ("€15.00", "€1,400.00", "€6,500.00", "€5,000"):
+        assert amount in html
+    assert "Minimum minor" not in html and "Amount minor" not in html
+    assert ">1500<" not in html.replace(" ", "").replace("\n", "")
+
+
+def test_a_drafts_rewards_are_typed_in_major_units(admin_client, admin_user):
+    campaign = CampaignFactory(goal_minor=500_000)
+    reward = RewardTierFactory(campaign=campaign, minimum_minor=1_500, title="Bookmark")
+    url = _change_url(campaign)
+    data = _change_form_data(admin_client.get(url))
+    assert data["rewards-0-minimum_minor"] == "15"
+
+    response = admin_client.post(url, {**data, "rewards-0-minimum_minor": "20.50", "_save": "1"})
+
+    assert response.status_code == 302
+    reward.refresh_from_db()
+    assert reward.minimum_minor == 2_050
+    event = _events(campaign, "reward:changed").get()
+    assert (event.actor, event.note) == (admin_user, "“Bookmark”: minimum_minor")
+
+
+def test_the_review_page_shows_the_rendered_story_not_its_markdown(admin_client):
+    from campaigns.rendering import render_story
+
+    story = "We need **wood**.\n\n<script>alert(1)</script>"
+    campaign = CampaignFactory(in_review=True, story=story, story_html=render_story(story))
+
+    html = admin_client.get(_change_url(campaign)).content.decode()
+
+    assert "<strong>wood</strong>" in html
+    assert "We need **wood**" not in html  # no raw Markdown while it cannot be edited
+    assert "<script>alert(1)</script>" not in html
+    assert 'name="_save"' not in html  # nothing on the page can be saved while in review
+
+    draft = CampaignFactory(
+        story="A **draft** story.", story_html="<p>A <strong>draft</strong></p>"
+    )
+    draft_html = admin_client.get(_change_url(draft)).content.decode()
+    assert "A <strong>draft</strong>" in draft_html  # rendered, and
+    assert "A **draft** story.</textarea>" in draft_html  # the source, in its own section
+
+
+# --- admin edits go through the services -----------------------------------------------------
+def _post_change(client, campaign, **changes):
+    url = _change_url(campaign)
+    return client.post(url, {**_change_form_data(client.get(url)), **changes, "_save": "Save"})
+
+
+def test_admin_edits_write_audit_events_like_the_organizers(admin_client, admin_user):
+    campaign = CampaignFactory(live=True, title="Old title")
+    RewardTierFactory(campaign=campaign, description="Old words", title="Card")
+
+    response = _post_change(
+        admin_client,
+        campaign,
+        title="New title",
+        **{"rewards-0-description": "New words"},
+    )
+
+    assert response.status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.title == "New title"
+    assert _events(campaign, "edited:basics").get().note == "title"
+    reward_event = _events(campaign, "reward:changed").get()
+    assert (reward_event.actor, reward_event.note) == (admin_user, "“Card”: description")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("rewards-0-minimum_minor", "6000", "A reward cannot ask more than the campaign's goal."),
+        ("rewards-0-minimum_minor", "0.50", "The minimum pledge is at least €1.00."),
+        ("budget_items-0-amount_minor", "5000.01", "more than the goal of €5,000.00"),
+        (
+            "stretch_goals-0-amount_minor",
+            "4000",
+            "A stretch goal must be above the campaign's goal.",
+        ),
+    ],
+)
+def test_a_rule_the_service_refuses_is_shown_on_its_field_and_nothing_is_saved(
+    admin_client, field, value, message
+):
+    campaign = CampaignFactory(goal_minor=500_000, title="Before")
+    RewardTierFactory(campaign=campaign, minimum_minor=1_500)
+    BudgetItemFactory(campaign=campaign, amount_minor=100_000)
+    StretchGoalFactory(campaign=campaign, amount_minor=600_000)
+    before = AuditEvent.objects.count()
+
+    response = _post_change(admin_client, campaign, title="After", **{field: value})
+
+    assert response.status_code == 200
+    formset_prefix, _, name = field.rpartition("-")
+    inline = next(
+        i
+        for i in response.context["inline_admin_formsets"]
+        if i.formset.prefix == formset_prefix.rsplit("-", 1)[0]
+    )
+    errors = inline.formset.forms[0].errors[name]
+    assert any(message in error for error in errors), errors
+    campaign.refresh_from_db()
+    assert campaign.title == "Before"  # the whole save was rolled back
+    assert AuditEvent.objects.count() == before
+    assert campaign.rewards.get().minimum_minor == 1_500
+    assert campaign.budget_items.get().amount_minor == 100_000
+    assert campaign.stretch_goals.get().amount_minor == 600_000
+
+
+def test_a_new_reward_and_a_removed_budget_item_go_through_the_services(admin_client):
+    campaign = CampaignFactory(goal_minor=500_000)
+    item = BudgetItemFactory(campaign=campaign, label="Paint")
+    url = _change_url(campaign)
+    data = _change_form_data(admin_client.get(url))
+    data.update(
+        {
+            "rewards-TOTAL_FORMS": "1",
+            "rewards-0-title": "A tote bag",
+            "rewards-0-minimum_minor": "25",
+            "budget_items-0-DELETE": "on",
+            "_save": "Save",
+        }
+    )
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert campaign.rewards.get().minimum_minor == 2_500
+    assert not BudgetItem.objects.filter(pk=item.pk).exists()
+    assert _events(campaign, "reward:added").get().note == "A tote bag"
+    assert _events(campaign, "budget:removed").get().note == "Paint"
+
+
+def test_staff_edit_through_the_services_only_with_the_change_permission():
+    from django.contrib.auth.models import Permission
+
+    from campaigns import services
+    from core.errors import NotPermitted
+    from tests.factories import MemberFactory
+
+    campaign = CampaignFactory()
+    change = Permission.objects.get(codename="change_campaign")
+    editor = MemberFactory(is_staff=True)
+    editor.user_permissions.add(change)
+    reviewer_only = MemberFactory(is_staff=True)  # staff, but no change permission
+    not_staff = MemberFactory()
+    not_staff.user_permissions.add(change)  # a permission without staff status is not enough
+
+    services.update_basics(
+        campaign, by=editor, title="Edited by staff", summary="", category="food", location=""
+    )
+    assert Campaign.objects.get(pk=campaign.pk).title == "Edited by staff"
+    for member in (reviewer_only, not_staff, MemberFactory()):
+        with pytest.raises(NotPermitted):
+            services.save_budget_item(campaign, by=member, label="x", amount_minor=100)
+    # Organizers are unchanged: they edit; staff editing does not make them staff.
+    services.update_basics(
+        campaign, by=campaign.organizer, title="Mine", summary="", category="food", location=""
+    )
+    assert not services.can_edit(campaign, editor)  # the organizer's workspace stays theirs
+    assert [e.actor for e in _events(campaign, "edited:basics").order_by("id")] == [
+        editor,
+        campaign.organizer,
+    ]
+
+
+def test_a_reviewer_sees_the_rewards_and_budget_of_the_campaign_they_review(client):
+    from tests.factories import ReviewerFactory
+
+    reviewer = ReviewerFactory()  # campaign permissions only, none on rewards or budget items
+    client.force_login(reviewer)
+    campaign = CampaignFactory(in_review=True)
+    RewardTierFactory(campaign=campaign, title="A hand-printed bookmark", minimum_minor=500)
+    BudgetItemFactory(campaign=campaign, label="Wood and glass", amount_minor=140_000)
+
+    html = client.get(_change_url(campaign)).content.decode()
+
+    assert "A hand-printed bookmark" in html and "€5.00" in html
+    assert "Wood and glass" in html and "€1,400.00" in html
+    assert 'name="rewards-0-description"' not in html  # seen, not edited
+    assert "Story source" not in html  # no Markdown source for someone who cannot edit it
+    assert _buttons(client, campaign) == ["approve", "request_changes", "reject"]
