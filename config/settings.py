@@ -153,6 +153,11 @@ ACCOUNT_RATE_LIMITS = {
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en"
+# Dates read day-month-year ("3 Mar 2026, 14:05") wherever no explicit format is given: the
+# admin, and {{ value|date }} without an argument. Django 5 always localizes, so DATE_FORMAT
+# and friends in settings are ignored for "en" (its US formats win); config/formats/en/ replaces
+# only the display formats and keeps Django's input formats, so no form parses differently.
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Brussels")
 USE_I18N = True
 USE_TZ = True

@@ -1,0 +1,1 @@
+"""Groundswell's date formats per language (settings.FORMAT_MODULE_PATH)."""
