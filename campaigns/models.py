@@ -338,5 +338,7 @@ class CampaignInReview(Campaign):
     class Meta:
         proxy = True
         ordering = ["submitted_at", "id"]
+        # Read in the list as "3 campaigns in review", on the admin's home page and crumbs as
+        # "Campaigns in review".
         verbose_name = "campaign in review"
-        verbose_name_plural = "Review queue"
+        verbose_name_plural = "campaigns in review"
