@@ -7,6 +7,7 @@ cleaned minor units land.
 """
 
 import datetime
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -349,6 +350,19 @@ def test_what_parse_amount_reads_and_refuses(typed, expected):
         assert refused.value.message == expected
 
 
+@pytest.mark.parametrize(
+    "currency, typed, expected",
+    [("USD", "$12.50", 1_250), ("USD", "12.50 USD", 1_250), ("GBP", "£ 1,250.00", 125_000),
+     ("GBP", "-£5", -500), ("USD", "€5", FORMAT), ("GBP", "$5", FORMAT)],
+)  # fmt: skip
+def test_each_currency_takes_its_own_symbol_and_code_only(currency, typed, expected):
+    if isinstance(expected, int):
+        assert money.parse_amount(typed, currency) == expected
+    else:
+        with pytest.raises(DomainError, match=expected):
+            money.parse_amount(typed, currency)
+
+
 def test_zero_or_less_is_refused_by_each_money_field():
     for case in MONEY_INPUTS:
         for typed in ("0", "-5", "0.00", "-0"):
@@ -430,8 +444,6 @@ def test_pledge_amounts_refuse_hostile_amounts_over_http(client, typed):
 
 # --- the funding step shows every field's error at once ---------------------------------------
 def _errors_next_to(html, field):
-    import re
-
     match = re.search(rf'<ul class="errorlist" id="id_{field}_errors"[^>]*>(.*?)</ul>', html, re.S)
     return re.findall(r"<li>(.*?)</li>", match.group(1)) if match else []
 
