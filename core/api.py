@@ -9,6 +9,7 @@ Every error is `{"error": {"code": "<stable_code>", "message": "<sentence>", "fi
 import json
 import math
 from contextlib import contextmanager
+from http import HTTPStatus
 
 from django.conf import settings as django_settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
@@ -24,7 +25,9 @@ from core.errors import DomainError, NotPermitted
 # Domain error codes that mean something other than "400: this request breaks a rule".
 _STATUS_BY_DOMAIN_CODE = {
     "idempotency_key_reused": status.HTTP_422_UNPROCESSABLE_ENTITY,
-    "throttled": status.HTTP_429_TOO_MANY_REQUESTS,
+    # pledges.throttle: the hourly allowance is spent, or card failures paused pledging.
+    "too_many_attempts": status.HTTP_429_TOO_MANY_REQUESTS,
+    "pledging_paused": status.HTTP_429_TOO_MANY_REQUESTS,
 }
 
 # Codes and sentences for errors Django answers before DRF sees the request (by status).
@@ -76,13 +79,15 @@ def error_body(code, message, fields=None):
 
 def error_body_for_status(status_code):
     """The error body for a bare HTTP status (used where no exception is at hand)."""
-    code, message = _STATUS_ERRORS.get(
-        status_code,
-        ("server_error", _STATUS_ERRORS[500][1])
-        if status_code >= 500
-        else ("bad_request", _STATUS_ERRORS[400][1]),
-    )
-    return error_body(code, message)
+    if status_code in _STATUS_ERRORS:
+        return error_body(*_STATUS_ERRORS[status_code])
+    if status_code >= 500:
+        return error_body("server_error", _STATUS_ERRORS[500][1])
+    try:  # e.g. 429 → "too_many_requests"
+        code = HTTPStatus(status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        code = "bad_request"
+    return error_body(code, _("The request could not be handled."))
 
 
 def exception_handler(exc, context):

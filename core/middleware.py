@@ -103,7 +103,7 @@ class ApiErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if not request.path_info.startswith(self.PREFIX):
+        if not (request.path_info + "/").startswith(self.PREFIX):
             return self.get_response(request)
         if self._declared_length(request) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
             # Refused before sessions, auth or a parser touch it (Django would say 400 later).

@@ -100,7 +100,9 @@ def confirm(request, public_id):
     if setup_intent_id is not None and not isinstance(setup_intent_id, str):
         raise DomainError(_("Send the SetupIntent's id as a string."), field="setup_intent")
     with api_field_names(API_FIELDS):
-        services.confirm_card(pledge, setup_intent_id=setup_intent_id, by=request.user)
+        services.confirm_card(
+            pledge, setup_intent_id=setup_intent_id, by=request.user, ip=client_ip(request)
+        )
     pledge.refresh_from_db()
     return Response(PledgeSerializer(pledge).data)
 

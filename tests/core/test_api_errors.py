@@ -28,7 +28,7 @@ def assert_error_shape(response, status, code=None):
     """The response is JSON in the API's error shape; returns its "error" object."""
     assert response.status_code == status, response.content[:300]
     assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
-    body = response.json()
+    body = json.loads(response.content)
     assert set(body) == {"error"}, body
     error = body["error"]
     assert set(error) == {"code", "message", "fields"}, error
@@ -106,6 +106,7 @@ def test_unsupported_media_types_are_a_json_415(member_api):
 # --- HTTP-level errors --------------------------------------------------------------------
 def test_unknown_api_url_is_a_json_404(member_api):
     assert_error_shape(member_api.get("/api/no-such-thing/"), 404, "not_found")
+    assert_error_shape(member_api.get("/api"), 404, "not_found")
     assert_error_shape(member_api.post("/api/pledges/not-a-uuid/confirm/"), 404, "not_found")
 
 
@@ -146,6 +147,25 @@ def test_throttling_is_a_json_429_with_retry_after():
     assert response["Retry-After"] == "30"
     assert response.data["error"]["code"] == "throttled"
     assert response.data["error"]["fields"] == {}
+
+
+def test_any_html_error_under_api_becomes_json_and_keeps_its_headers(rf):
+    from django.http import HttpResponse
+
+    from core.middleware import ApiErrorMiddleware
+
+    def answer(request):
+        response = HttpResponse("<h1>Slow down</h1>", status=429)
+        response["Retry-After"] = "60"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    response = ApiErrorMiddleware(answer)(rf.get("/api/pledges/"))
+    error = assert_error_shape(response, 429, "too_many_requests")
+    assert error["fields"] == {}
+    assert (response["Retry-After"], response["X-Content-Type-Options"]) == ("60", "nosniff")
+    page = ApiErrorMiddleware(answer)(rf.get("/campaigns/"))
+    assert page["Content-Type"].startswith("text/html")  # the site's pages are left alone
 
 
 def test_a_suspicious_request_outside_drf_is_a_json_400(member_api):

@@ -138,7 +138,7 @@ def unthrottled(settings):
 
 @_property_settings
 @given(token=_bad_amount_tokens)
-def test_property_no_amount_minor_is_a_500(api, campaign, unthrottled, token):
+def test_property_every_bad_amount_minor_is_a_json_400(api, campaign, unthrottled, token):
     body = f'{{"campaign": "{campaign.slug}", "currency": "EUR", "amount_minor": {token}}}'
     response = api.post(
         reverse("pledges:api_list"),
@@ -154,7 +154,7 @@ def test_property_no_amount_minor_is_a_500(api, campaign, unthrottled, token):
 
 @_property_settings
 @given(body=_json_values.map(json.dumps).map(str.encode) | st.binary(max_size=200))
-def test_property_no_body_is_a_500(api, body):
+def test_property_every_body_is_a_json_4xx_never_a_500(api, body):
     response = api.post(
         reverse("pledges:api_list"),
         body,
@@ -245,6 +245,26 @@ def test_a_hidden_campaign_stays_hidden_from_other_keys_and_members(api, campaig
 
 
 # --- confirm --------------------------------------------------------------------------------
+def test_confirm_passes_the_callers_ip_with_a_declined_card(api, campaign, provider, settings):
+    from payments.gateway import PaymentDeclined
+    from pledges.models import PledgeFailure
+
+    settings.TRUSTED_PROXY_COUNT = 0
+    created = create(api, campaign).json()
+    with pytest.raises(PaymentDeclined):  # Stripe.js tries a declined card in the browser
+        provider.confirm_setup_intent(created["setup_intent_id"], "pm_card_visa_chargeDeclined")
+
+    response = api.post(
+        reverse("pledges:api_confirm", args=[created["id"]]),
+        {"setup_intent": created["setup_intent_id"]},
+        content_type="application/json",
+        REMOTE_ADDR="198.51.100.7",
+    )
+
+    assert_error_shape(response, 400)
+    assert PledgeFailure.objects.get().ip == "198.51.100.7"
+
+
 @pytest.mark.parametrize("body", [b"[]", b'"seti_1"', b'{"setup_intent": ["seti_1"]}'])
 def test_confirm_with_a_body_of_the_wrong_shape_is_a_400(api, campaign, provider, body):
     created = create(api, campaign).json()
@@ -252,3 +272,9 @@ def test_confirm_with_a_body_of_the_wrong_shape_is_a_400(api, campaign, provider
         reverse("pledges:api_confirm", args=[created["id"]]), body, content_type="application/json"
     )
     assert_error_shape(response, 400)
+
+
+def test_the_pledge_throttle_is_a_429(api, campaign, provider, settings):
+    settings.PLEDGE_ATTEMPTS_PER_HOUR_MEMBER = 1
+    assert create(api, campaign, key="key-1").status_code == 201
+    assert_error_shape(create(api, campaign, key="key-2"), 429, "too_many_attempts")
