@@ -35,6 +35,7 @@ def test_unknown_url_gets_styled_404(client):
 
 @pytest.mark.django_db
 @pytest.mark.urls(__name__)
+@pytest.mark.allow_server_error
 def test_server_error_is_styled_without_traceback(settings):
     settings.DEBUG = False
     client = Client(raise_request_exception=False)
