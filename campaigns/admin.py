@@ -193,11 +193,12 @@ class ServiceFormSet(BaseInlineFormSet):
         if self.refusal is None:
             return
         for form in self.forms:
-            if self.can_delete and self._should_delete_form(form):
-                if self.refusal.prefix == form.prefix:  # a refused deletion: errors of
-                    raise forms.ValidationError(self.refusal.message)  # deleted rows hide
-            else:
+            deleted = self.can_delete and self._should_delete_form(form)
+            if not deleted:
                 _show_refusal(form, self.refusal)
+            elif self.refusal.prefix == form.prefix:
+                # A refused deletion: the admin hides a deleted row's errors, so say it above.
+                raise forms.ValidationError(self.refusal.message)
 
 
 class _ServiceInline(_SeenWithTheCampaign, admin.TabularInline):

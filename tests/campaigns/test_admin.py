@@ -800,3 +800,31 @@ def test_a_reviewer_sees_the_rewards_and_budget_of_the_campaign_they_review(clie
     assert 'name="rewards-0-description"' not in html  # seen, not edited
     assert "Story source" not in html  # no Markdown source for someone who cannot edit it
     assert _buttons(client, campaign) == ["approve", "request_changes", "reject"]
+
+
+@pytest.mark.parametrize("status", [s for s in Status.values if s != Status.SETTLING])
+def test_every_campaign_page_of_the_admin_answers_for_every_status(admin_client, status):
+    traits = {"live": {"live": True}, "in_review": {"in_review": True}}.get(status, {})
+    campaign = CampaignFactory(**traits)
+    if status not in ("live", "in_review", "draft"):
+        launched = {"launched_at": timezone.now() - dt.timedelta(days=40)}
+        deadline = {"deadline": timezone.now() - dt.timedelta(days=10)}
+        Campaign.objects.filter(pk=campaign.pk).update(status=status, **launched, **deadline)
+    RewardTierFactory(campaign=campaign)
+    BudgetItemFactory(campaign=campaign)
+    StretchGoalFactory(campaign=campaign)
+
+    pages = [CHANGELIST, QUEUE, _change_url(campaign), reverse("admin:index")]
+    pages.append(reverse("admin:campaigns_campaign_history", args=[campaign.pk]))
+    if status == "in_review":
+        pages.append(_change_url(campaign, "campaigninreview"))
+    for tool in _buttons(admin_client, campaign):
+        if tool not in ("feature", "unfeature"):  # those two are POST-only
+            pages.append(_button_url(campaign, tool))
+    for url in pages:
+        assert admin_client.get(url).status_code == 200, url
+    # Saving the page unchanged changes nothing and writes no audit row.
+    before = AuditEvent.objects.count()
+    response = _post_change(admin_client, campaign)
+    assert response.status_code == 302, response.context and response.context["errors"]
+    assert AuditEvent.objects.count() == before
