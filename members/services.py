@@ -38,3 +38,21 @@ def update_profile(member: Member, *, display_name, bio, location, avatar=None, 
         fields.append("avatar")
     member.save(update_fields=fields)
     return member
+
+
+def remove_avatar(member: Member, *, by: Member, reason=""):
+    """A moderator takes down a member's picture (the admin's only way to change it: uploads
+    go through update_profile's checks, which the admin's file field would skip)."""
+    if not (by.is_staff and by.has_perm("members.change_member")):
+        raise NotPermitted("You do not have permission to do this.")
+    from django.db import transaction
+
+    from core.models import record
+
+    if not member.avatar:
+        return member
+    with transaction.atomic():
+        member.avatar = ""
+        member.save(update_fields=["avatar"])
+        record(member, action="avatar_removed", by=by, note=reason)
+    return member
