@@ -9,7 +9,7 @@ from tests.factories import (
     StretchGoalFactory,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 TABS = ["Story", "Budget", "Stretch goals", "Rewards"]
 
