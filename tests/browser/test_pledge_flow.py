@@ -51,7 +51,7 @@ def test_supporter_pledges_changes_and_cancels(
     page.goto(live_server.url + campaign.get_absolute_url())
     page.get_by_role("link", name=re.compile("Choose Sticker")).click()
     page.wait_for_url(re.compile(r"/accounts/login/"))
-    page.locator("main").get_by_role("link", name="sign up", exact=True).click()
+    page.locator("main").get_by_role("link", name="Sign up", exact=True).click()
     page.get_by_label("Display name").fill("Nora Neighbour")
     page.get_by_label("Email").fill("nora@example.org")
     page.locator("#id_password1").fill("pumpkin-lantern-harbour")
