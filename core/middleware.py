@@ -118,6 +118,8 @@ class ApiErrorMiddleware:
             if name.lower() not in {"content-type", "content-length"}:
                 replacement[name] = value
         replacement.cookies = response.cookies
+        # Django logs (and mails ADMINS) an error response once, unless it says it has been.
+        replacement._has_been_logged = getattr(response, "_has_been_logged", False)
         return replacement
 
     @staticmethod

@@ -16,7 +16,7 @@ def boom(request):
     raise RuntimeError("kaboom")
 
 
-urlpatterns = [path("boom/", boom)]
+urlpatterns = [path("boom/", boom), path("api/boom/", boom)]
 handler500 = "core.views.server_error"
 
 
@@ -76,3 +76,15 @@ def test_without_admins_the_500_page_does_not_claim_anyone_was_notified(
     assert "notified" not in page and "reported to our team" not in page
     assert "logged" in page
     assert mail.outbox == []
+
+
+@pytest.mark.django_db
+@pytest.mark.allow_server_error
+def test_an_api_server_error_is_json_and_reported_once(erroring_client, settings, caplog):
+    settings.ADMINS = [("Ops", "ops@example.org")]
+    with caplog.at_level("ERROR", logger="django.request"):
+        response = erroring_client.get("/api/boom/")
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "server_error"
+    assert len(mail.outbox) == 1 and "kaboom" in mail.outbox[0].body
+    assert len([r for r in caplog.records if r.name == "django.request"]) == 1
