@@ -177,7 +177,7 @@ def parse_webhook_event(payload: bytes | str) -> WebhookEvent:
         event = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise not_an_event from None
-    if not isinstance(event, dict):
+    if not isinstance(event, dict) or not _storable(event):
         raise not_an_event
     event_id, event_type, created = event.get("id"), event.get("type"), event.get("created")
     data = event.get("data")
@@ -197,6 +197,27 @@ def parse_webhook_event(payload: bytes | str) -> WebhookEvent:
         data_object=data_object,
         payload=event,
     )
+
+
+def _storable(value) -> bool:
+    """No NUL character and no lone surrogate in any key or string: PostgreSQL's jsonb refuses
+    both, so such an event could never be stored (a 500 that Stripe would redeliver for days)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return False
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+    return True
 
 
 def _refuse_constant(name):

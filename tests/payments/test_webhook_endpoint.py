@@ -207,6 +207,10 @@ def _event_with(**changes):
         _event_with(data={"object": {"amount": float("inf")}}),  # json.dumps writes Infinity
         _event_with(data={"object": {"amount": float("nan")}}),
         b'{"id": "evt_1", "type": "x", "created": 1, "data": {"object": {"n": 1e999}}}',
+        # Valid JSON that PostgreSQL's jsonb cannot store: a NUL, lone surrogates (value, key).
+        _event_with(data={"object": {"name": "a\x00b"}}),
+        b'{"id": "evt_1", "type": "x", "created": 1, "data": {"object": {"n": "\\ud800"}}}',
+        b'{"id": "evt_1", "type": "x", "created": 1, "data": {"object": {"\\udfff": 1}}}',
     ],
 )
 def test_every_malformed_signed_body_is_a_400(post_stripe_webhook, body):
