@@ -52,7 +52,14 @@ def _is_staff_editor(member):
 
 
 def _require_editor(campaign, by):
+    """Edits of content and terms: the team, or staff editing in the admin."""
     if not (can_edit(campaign, by) or _is_staff_editor(by)):
+        raise NotPermitted("You cannot edit this campaign.")
+
+
+def _require_team(campaign, by):
+    """Decisions that are the organizers' own (submitting, launching): never staff's."""
+    if not can_edit(campaign, by):
         raise NotPermitted("You cannot edit this campaign.")
 
 
@@ -488,7 +495,7 @@ def readiness_problems(campaign):
 
 
 def submit_for_review(campaign, *, by):
-    _require_editor(campaign, by)
+    _require_team(campaign, by)
 
     def ready(locked):
         problems = readiness_problems(locked)
@@ -556,7 +563,7 @@ def reject(campaign, *, by, note):
 
 def launch(campaign, *, by, now=None):
     """Go live: the deadline is fixed now, from the duration or the end date."""
-    _require_editor(campaign, by)
+    _require_team(campaign, by)
     now = now or timezone.now()
     deadline = campaign.planned_deadline(now)
 

@@ -828,3 +828,22 @@ def test_every_campaign_page_of_the_admin_answers_for_every_status(admin_client,
     response = _post_change(admin_client, campaign)
     assert response.status_code == 302, response.context and response.context["errors"]
     assert AuditEvent.objects.count() == before
+
+
+def test_staff_who_may_edit_still_cannot_submit_or_launch_for_the_organizer():
+    from django.contrib.auth.models import Permission
+
+    from campaigns import services
+    from core.errors import NotPermitted
+    from tests.factories import MemberFactory
+
+    editor = MemberFactory(is_staff=True)
+    editor.user_permissions.add(Permission.objects.get(codename="change_campaign"))
+    draft = CampaignFactory()
+    approved = CampaignFactory(status=Campaign.Status.APPROVED)
+    with pytest.raises(NotPermitted):
+        services.submit_for_review(draft, by=editor)
+    with pytest.raises(NotPermitted):
+        services.launch(approved, by=editor)
+    assert Campaign.objects.get(pk=draft.pk).status == Campaign.Status.DRAFT
+    assert Campaign.objects.get(pk=approved.pk).status == Campaign.Status.APPROVED
