@@ -58,6 +58,9 @@ class ImageLimits:
     max_bytes: int
     max_pixels: int = MAX_PIXELS
     min_size: tuple[int, int] | None = None
+    # The largest size kept: a JPEG is then decoded at a reduced scale (libjpeg's draft
+    # mode), so a big photo for a small picture never costs its full pixels in memory.
+    decode_size: tuple[int, int] | None = None
 
 
 class DecodedImage(NamedTuple):
@@ -103,6 +106,8 @@ def decode_upload(upload, limits: ImageLimits) -> DecodedImage:
             # verify() leaves the image unusable and checks little (nothing at all for JPEG):
             # open again and decode every pixel.
             with Image.open(BytesIO(data), formats=OPEN_FORMATS) as image:
+                if limits.decode_size and image.format in ("JPEG", "MPO"):
+                    image.draft(image.mode, limits.decode_size)
                 image.load()
                 image_format = image.format
                 picture = _upright_rgb(image)

@@ -8,9 +8,18 @@ from core.errors import NotPermitted
 from members.models import Member
 
 AVATAR_MAX_BYTES = 2 * 1024 * 1024
-AVATAR_LIMITS = images.ImageLimits(field="avatar", label=_("picture"), max_bytes=AVATAR_MAX_BYTES)
 # Shown at most 88 CSS pixels wide (twice that on dense screens): one bounded square JPEG.
 AVATAR_SIZE = (256, 256)
+# A PNG or WebP is decoded in full (about 3 bytes a pixel, several copies on the way), so a
+# picture shown this small gets a lower pixel cap than a cover; a JPEG decodes scaled down.
+AVATAR_MAX_PIXELS = 25_000_000
+AVATAR_LIMITS = images.ImageLimits(
+    field="avatar",
+    label=_("picture"),
+    max_bytes=AVATAR_MAX_BYTES,
+    max_pixels=AVATAR_MAX_PIXELS,
+    decode_size=(AVATAR_SIZE[0] * 2, AVATAR_SIZE[1] * 2),
+)
 
 
 def update_profile(member: Member, *, display_name, bio, location, avatar=None, by: Member):

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 NOT_AN_IMAGE = "The picture must be a JPEG, PNG or WebP image."
 DAMAGED = "The picture could not be read: the file is damaged or incomplete."
-TOO_MANY_PIXELS = "The picture has too many pixels (at most 40 megapixels)."
+TOO_MANY_PIXELS = "The picture has too many pixels (at most 25 megapixels)."
 AVATAR_ERRORS = {
     "gif": NOT_AN_IMAGE,
     "svg": NOT_AN_IMAGE,
@@ -119,3 +119,26 @@ def test_the_picture_can_be_removed_and_is_kept_when_not_changed(editor):
     assert post_profile(client, None, **{"avatar-clear": "on"}).status_code == 302
     member.refresh_from_db()
     assert not member.avatar
+
+
+def test_a_big_jpeg_is_decoded_scaled_down_and_a_big_png_is_refused(editor, monkeypatch):
+    """A picture shown 88 px wide never costs a photo's full pixels in memory."""
+    from PIL import JpegImagePlugin
+
+    decoded_sizes = []
+    real_load = JpegImagePlugin.JpegImageFile.load
+
+    def spying_load(image):
+        result = real_load(image)
+        decoded_sizes.append(image.size)
+        return result
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", spying_load)
+    client, member = editor
+    photo = SimpleUploadedFile("photo.jpg", image_bytes((6000, 4000), fmt="JPEG"), "image/jpeg")
+    assert post_profile(client, photo).status_code == 302
+    assert decoded_sizes and max(w * h for w, h in decoded_sizes) <= 2_000_000  # not 24 MP
+
+    png = SimpleUploadedFile("big.png", image_bytes((6000, 4500), mode="1"), "image/png")
+    response = post_profile(client, png)  # 27 megapixels: fine for a cover, not for a picture
+    assert field_errors(response, "avatar") == [TOO_MANY_PIXELS]
