@@ -23,7 +23,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Concat
+from django.db.models.functions import Coalesce, Concat, Replace
 from django.db.models.lookups import Contains
 from django.utils import timezone
 
@@ -113,20 +113,33 @@ def _unaccent(field):
 
 
 def _tsquery(words):
-    """`'cafe':* & 'park':*`: every word, each a prefix ("kil" finds "kiln").
+    """`' cafe':* && ' park':*`: every word, each a prefix ("kil" finds "kiln").
 
-    Words come from core.search.query_words (letters and digits only), so nothing a visitor
-    types reaches the tsquery syntax; the quotes keep each a single lexeme even so.
+    Python cuts the query into letters and digits, but unaccent runs afterwards, in SQL, and its
+    rules turn some letters into tsquery syntax ("ʼ" → "'", "ː" → ":"). So each word is quoted
+    as one tsquery operand in SQL, after unaccent: quotes and backslashes doubled, and a leading
+    space so that a word unaccent empties is no `'':*` (a syntax error) but no lexeme at all.
+    The parser then splits what unaccent made ("hawai'i" → 'hawai' <-> 'i'), as in documents.
     """
-    raw = " & ".join(f"'{word}':*" for word in words)
     # unaccent on the query too, so a letter folded differently by Python is folded as the
     # documents are. `simple`, not `english`: campaigns are written in English, Dutch and French,
     # and one language's stemming and stop words would mangle the other two.
-    return SearchQuery(
-        Func(Value(raw), function="unaccent", output_field=TextField()),
-        search_type="raw",
-        config="simple",
-    )
+    query = None
+    for word in words:
+        unaccented = Func(Value(word), function="unaccent", output_field=TextField())
+        escaped = Replace(
+            Replace(unaccented, Value("\\"), Value("\\\\"), output_field=TextField()),
+            Value("'"),
+            Value("''"),
+            output_field=TextField(),
+        )
+        operand = SearchQuery(
+            Concat(Value("' "), escaped, Value("':*"), output_field=TextField()),
+            search_type="raw",
+            config="simple",
+        )
+        query = operand if query is None else query & operand
+    return query
 
 
 def _postgres_matches(fields, words):

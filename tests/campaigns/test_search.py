@@ -9,6 +9,9 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from campaigns import selectors
 from campaigns.demo import CAMPAIGNS
@@ -182,6 +185,8 @@ def test_best_match_is_offered_only_with_a_search(demo, client):
         "<script>alert(1)</script>",
         "\x00",
         "½ ² ﬁ",
+        "ﷺ" * 200,  # NFKD makes each 18 letters: one 3,600-letter word
+        "ʼ" * 200,
         "   ",
     ],
 )
@@ -250,3 +255,44 @@ def test_search_query_count_does_not_grow(demo, client):
 def test_the_selector_annotates_a_rank(demo):
     campaigns = selectors.discover(q="repair cafe", sort="relevance")
     assert [(c.title, c.search_rank > 0) for c in campaigns] == [("Repair Café on wheels", True)]
+
+
+# PostgreSQL's unaccent runs on the query after Python has cut it into words, and its rules map
+# some characters Python counts as letters to tsquery syntax: ʼ ʻ ʹ ʽ ˈ → ', ː → :, ʺ → ",
+# ˆ → ^, ˋ → `, ŉ → 'n (every such rule in unaccent.rules of PostgreSQL 15).
+UNACCENT_TO_PUNCTUATION = ["ʼ", "ʻ", "ʹ", "ʽ", "ˈ", "ː", "ʺ", "ˆ", "ˋ", "ŉ"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("char", UNACCENT_TO_PUNCTUATION)
+def test_letters_unaccent_turns_into_tsquery_syntax_never_break_the_search(char, client):
+    plain(f"Hawai{char}i cafe")
+    for query in [f"a{char}b", char, f"{char}{char}", f"cafe {char}a", f"a{char}", "\\" + char]:
+        response = client.get(reverse("campaigns:discover"), {"q": query})
+        assert response.status_code == 200, query
+    # The word still finds the campaign that has it (both sides are unaccented alike).
+    response = client.get(reverse("campaigns:discover"), {"q": f"hawai{char}i"})
+    assert [c.title for c in response.context["page"].object_list] == [f"Hawai{char}i cafe"]
+
+
+# Arbitrary unicode, and text made mostly of what tsquery, LIKE and unaccent treat specially.
+_queries = st.one_of(
+    st.text(max_size=60),
+    st.text(
+        st.sampled_from([*UNACCENT_TO_PUNCTUATION, *"&|!:*()<->'\"%_ ", "a", "é", "ﷺ", "½"]),
+        max_size=30,
+    ),
+)
+
+
+@hypothesis_settings(
+    max_examples=200,
+    deadline=None,
+    database=None,  # nothing written to .hypothesis/ in the shared checkout
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(query=_queries)
+def test_any_query_gets_a_page_never_an_error(demo, client, query):
+    response = client.get(reverse("campaigns:discover"), {"q": query})
+    assert response.status_code == 200
+    assert len(response.context["page"].object_list) <= len(demo)
