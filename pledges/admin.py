@@ -1,9 +1,27 @@
-"""Pledges and refused pledge attempts in the Django admin: read-only, services make changes."""
+"""Pledges, their card forms and refused pledge attempts in the Django admin: read-only,
+services make changes."""
 
 from django.contrib import admin
 
 from core.money import format_money
-from pledges.models import Pledge, PledgeFailure
+from pledges.models import IssuedSetupIntent, Pledge, PledgeFailure
+
+
+class IssuedSetupIntentInline(admin.TabularInline):
+    """Every card form the pledge was given, the IP that asked for it, and when it finished."""
+
+    model = IssuedSetupIntent
+    fields = ["setup_intent_id", "ip", "created_at", "finished_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name = "card form"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Pledge)
@@ -30,6 +48,7 @@ class PledgeAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     readonly_fields = fields
+    inlines = [IssuedSetupIntentInline]
 
     def has_add_permission(self, request):
         return False
@@ -54,6 +73,27 @@ class PledgeFailureAdmin(admin.ModelAdmin):
     search_fields = ["ip", "member__email", "reason", "setup_intent_id"]
     list_select_related = ["member", "campaign"]
     readonly_fields = [*list_display, "setup_intent_id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(IssuedSetupIntent)
+class IssuedSetupIntentAdmin(admin.ModelAdmin):
+    """Card forms (SetupIntents) we issued, to see what one IP asked for and what a block
+    cancelled; "Finished" is empty while a form could still take a card."""
+
+    list_display = ["setup_intent_id", "pledge", "ip", "created_at", "finished_at"]
+    list_filter = [("finished_at", admin.EmptyFieldListFilter), "created_at"]
+    search_fields = ["setup_intent_id", "ip", "pledge__supporter__email"]
+    list_select_related = ["pledge"]
+    readonly_fields = list_display
 
     def has_add_permission(self, request):
         return False

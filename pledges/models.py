@@ -181,3 +181,35 @@ class PledgeFailure(models.Model):
 
     def __str__(self):
         return self.reason
+
+
+class IssuedSetupIntent(models.Model):
+    """Every SetupIntent (card form) we created, the IP that asked for it, and whether it is done.
+
+    Why rows and not the pledge's `setup_intent_id`: that field holds only a pledge's current
+    SetupIntent, but each one we ever issued keeps a working client secret at the provider (a
+    declined one goes back to requires_payment_method) until it succeeds or is cancelled.
+    "Try another card", card updates and a replaced pending pledge each leave an older one
+    behind, so superseded ones are cancelled after commit and a block cancels every unfinished
+    one of the member (or the IP) — which needs all of them on record, not the latest. The
+    webhook, which Stripe sends without the client's IP, finds the IP by the SetupIntent's id
+    (unique and indexed here; a list field on the pledge could not be, and appending to one
+    would race between two requests).
+    """
+
+    pledge = models.ForeignKey(
+        Pledge, on_delete=models.CASCADE, related_name="issued_setup_intents"
+    )
+    setup_intent_id = models.CharField(max_length=255, unique=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)  # of the request that asked for it
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Set once the provider says it succeeded or was cancelled (or never knew it): from then on
+    # it cannot take a card, and nothing needs cancelling or asking about again.
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["ip", "finished_at"])]
+
+    def __str__(self):
+        return self.setup_intent_id
