@@ -4,6 +4,11 @@ Money rules: amounts are integer minor units in the campaign's currency; a membe
 open pledge per campaign; a limited reward never oversells (its row is locked while a pledge
 claims it); nothing is accepted or changed after the deadline. Calls to the payment provider
 happen outside database locks: we write our row, commit, call, then record the result.
+
+Card forms: every SetupIntent we create is recorded (IssuedSetupIntent, with the IP that asked
+for it). One that a newer form replaces, or whose pledge closes, is cancelled at the provider
+after commit, and a card-testing block cancels every unfinished one of the member or the IP:
+at Stripe a declined SetupIntent's client secret keeps working until it is cancelled.
 """
 
 import hashlib
@@ -24,7 +29,7 @@ from core.models import record
 from core.money import format_money
 from core.transitions import transition
 from pledges import throttle
-from pledges.models import Pledge, PledgeFailure
+from pledges.models import IssuedSetupIntent, Pledge, PledgeFailure
 
 logger = logging.getLogger(__name__)
 Status = Pledge.Status
@@ -147,7 +152,6 @@ def start_pledge(
     (cancelled before it was ever active) may start afresh.
     """
     from payments.gateway import PaymentDeclined, PaymentError, get_gateway
-    from payments.services import ensure_customer
 
     gateway = gateway or get_gateway()
     fingerprint = ""
@@ -182,11 +186,18 @@ def start_pledge(
     _require_stock(reward)  # early, friendly; activation checks again under a lock
 
     with transaction.atomic():
-        # An abandoned earlier attempt (pending) is replaced rather than duplicated.
+        # An abandoned earlier attempt (pending) is replaced rather than duplicated; its
+        # card forms are cancelled at the provider once this commits.
         for stale in Pledge.objects.select_for_update().filter(
             campaign=campaign, supporter=supporter, status=Status.PENDING
         ):
-            transition(stale, Status.CANCELLED, by=supporter, note="Replaced by a new attempt.")
+            transition(
+                stale,
+                Status.CANCELLED,
+                by=supporter,
+                note="Replaced by a new attempt.",
+                after_commit=[_cancel_superseded_later],
+            )
         try:
             with transaction.atomic():  # a savepoint, so the raced lookup below can still run
                 pledge = Pledge.objects.create(
@@ -215,10 +226,7 @@ def start_pledge(
         record(pledge, action="created", by=supporter, to_status=pledge.status)
 
     try:
-        customer_id = ensure_customer(supporter, gateway=gateway).customer_id
-        intent = gateway.create_setup_intent(
-            customer_id, metadata={"pledge_id": str(pledge.pk), "purpose": "pledge"}
-        )
+        intent = _issue_setup_intent(pledge, by=supporter, ip=ip, purpose="pledge", gateway=gateway)
     except PaymentError as error:
         transition(
             pledge, Status.CANCELLED, by=supporter, note=f"Card set-up failed: {error.message}"
@@ -229,11 +237,40 @@ def start_pledge(
                 member=supporter, ip=ip, campaign=campaign, reason=error.message
             )
         raise
-    Pledge.objects.filter(pk=pledge.pk).update(setup_intent_id=intent.id)
-    pledge.setup_intent_id = intent.id
     pledge.client_secret = intent.client_secret
     pledge.replayed = False
     return pledge
+
+
+def _issue_setup_intent(pledge, *, by, ip, purpose, gateway):
+    """Create the pledge's new card form at the provider, record it, make it the current one.
+
+    Recorded with the IP that asked for it (the setup_failed webhook has none) in the same
+    transaction that makes it current, so a concurrent cancel of superseded forms never takes
+    it for an old one. A block that landed while we were at the provider (the throttle let
+    this request through just before) cancels it straight away, and the attempt is refused.
+    """
+    from payments.services import ensure_customer
+
+    intent = gateway.create_setup_intent(
+        ensure_customer(by, gateway=gateway).customer_id,
+        metadata={"pledge_id": str(pledge.pk), "purpose": purpose},
+    )
+    with transaction.atomic():
+        IssuedSetupIntent.objects.create(
+            pledge_id=pledge.pk, setup_intent_id=intent.id, ip=throttle.normalize_ip(ip)
+        )
+        Pledge.objects.filter(pk=pledge.pk).update(setup_intent_id=intent.id)
+    pledge.setup_intent_id = intent.id
+    member_blocked = throttle.is_blocked(member=by, ip="")
+    ip_blocked = bool(ip) and throttle.is_blocked(member=None, ip=ip)
+    if member_blocked or ip_blocked:
+        member_id, blocked_ip = (by.pk if member_blocked else None), (ip if ip_blocked else None)
+        transaction.on_commit(
+            lambda: _cancel_open_later(member_id=member_id, ip=blocked_ip), robust=True
+        )
+        throttle.refuse_if_blocked(member=by, ip=ip)
+    return intent
 
 
 def _with_client_secret(pledge, gateway):
@@ -280,6 +317,10 @@ def confirm_card(pledge, *, setup_intent_id=None, by=None, ip="", gateway=None):
             payment_method_id=intent.payment_method_id,
         )
         raise
+    # It succeeded: it can take no other card, and a block need not ask about it again.
+    IssuedSetupIntent.objects.filter(setup_intent_id=intent.id, finished_at=None).update(
+        finished_at=timezone.now()
+    )
     return activate_pledge(pledge, payment_method_id=card.id, by=by)
 
 
@@ -335,7 +376,13 @@ def activate_pledge(pledge, *, payment_method_id, by=None, now=None):
             )
     if refusal is not None:
         # Outside the claim's transaction: the refusal itself must be kept.
-        transition(pledge, Status.CANCELLED, by=by, note=refusal.message)
+        transition(
+            pledge,
+            Status.CANCELLED,
+            by=by,
+            note=refusal.message,
+            after_commit=[_cancel_superseded_later],
+        )
         raise refusal
     pledge.__dict__.update(status=active.status, payment_method_id=payment_method_id)
     return active
@@ -430,10 +477,10 @@ def start_card_update(pledge, *, by, ip="", gateway=None):
     Used by "update card" on an active pledge, and by "Try another card" when a pending
     pledge's SetupIntent can no longer be confirmed (a declined card on localstripe, failed
     3-D Secure). A card the previous SetupIntent was refused is counted first, so a client
-    that never reports its declines cannot test cards by asking for new SetupIntents.
+    that never reports its declines cannot test cards by asking for new SetupIntents. The
+    SetupIntents this one replaces are cancelled at the provider after commit (a task).
     """
     from payments.gateway import PaymentError, get_gateway
-    from payments.services import ensure_customer
 
     if pledge.supporter_id != by.pk:
         raise NotPermitted("This is not your pledge.")
@@ -451,56 +498,106 @@ def start_card_update(pledge, *, by, ip="", gateway=None):
                 record_card_failure(pledge, previous, ip=ip)
     throttle.check(member=by, ip=ip)  # each new card is a chance to test a stolen one
     purpose = "card_update" if pledge.status == Status.ACTIVE else "pledge"
-    intent = gateway.create_setup_intent(
-        ensure_customer(by, gateway=gateway).customer_id,
-        metadata={"pledge_id": str(pledge.pk), "purpose": purpose},
-    )
-    Pledge.objects.filter(pk=pledge.pk).update(setup_intent_id=intent.id)
-    pledge.setup_intent_id = intent.id
+    intent = _issue_setup_intent(pledge, by=by, ip=ip, purpose=purpose, gateway=gateway)
+    # Only now: the task must find the new SetupIntent current, or it would keep the old one.
+    transaction.on_commit(lambda: _cancel_superseded_later(pledge), robust=True)
     pledge.client_secret = intent.client_secret
     return pledge
 
 
-def cancel_open_setup_intents(member, *, gateway=None):
-    """A blocked member's card forms stop working: cancel their unfinished SetupIntents.
+def cancel_open_setup_intents(member=None, *, ip=None, gateway=None):
+    """A block: every unfinished SetupIntent issued to the member, or from the IP, is cancelled.
 
-    Their pending pledges' and an active pledge's card update in progress (a SetupIntent
-    that has not succeeded). Called after commit, never under a lock; best-effort: a failure
-    is logged, and a retryable one raised at the end so the task tries again (cancelling is
-    idempotent). Returns how many were cancelled.
+    All of them, not only their pledges' current ones: an older card form's client secret
+    still works at Stripe, and a card tester keeps them. Called after commit, never under a
+    lock; best-effort (see _cancel_issued). Returns how many were cancelled.
+    """
+    ip = throttle.normalize_ip(ip)
+    if member is None and ip is None:
+        return 0
+    issued = IssuedSetupIntent.objects.none()
+    if member is not None:
+        issued |= IssuedSetupIntent.objects.filter(pledge__supporter=member)
+    if ip is not None:
+        issued |= IssuedSetupIntent.objects.filter(ip=ip)
+    return _cancel_issued(
+        issued, note="pledging paused after repeated card failures.", gateway=gateway
+    )
+
+
+def cancel_superseded_setup_intents(pledge_id, *, gateway=None):
+    """Cancel a pledge's card forms that can no longer be its current one.
+
+    All but the current SetupIntent of an open pledge (a newer form replaced them: "Try
+    another card", a card update); all of them once the pledge is closed (replaced by a new
+    attempt, expired, cancelled, released). Worked out when it runs, so it is safe to run
+    twice or late. Best-effort (see _cancel_issued). Returns how many were cancelled.
+    """
+    pledge = Pledge.objects.filter(pk=pledge_id).only("status", "setup_intent_id").first()
+    if pledge is None:
+        return 0
+    issued = IssuedSetupIntent.objects.filter(pledge_id=pledge_id)
+    if pledge.status in Pledge.OPEN_STATUSES:
+        issued = issued.exclude(setup_intent_id=pledge.setup_intent_id)
+    return _cancel_issued(issued, note="replaced by a newer card form.", gateway=gateway)
+
+
+def _cancel_issued(issued, *, note, gateway=None):
+    """Cancel the unfinished SetupIntents among `issued` at the provider; mark them finished.
+
+    One that succeeded (a saved card) or was already cancelled is only marked. Never under a
+    lock, one call at a time. A failure is logged and the others still go ahead; a retryable
+    one (an outage) is raised at the end so that the task tries again (cancelling is
+    idempotent, and finished ones are not asked about again); one the provider does not know
+    (resource_missing) can never take a card and is marked finished.
     """
     from payments.gateway import PaymentError, PaymentProviderError, get_gateway
 
     gateway = gateway or get_gateway()
     cancelled, retry = 0, None
-    pledges = Pledge.objects.filter(supporter=member, status__in=Pledge.OPEN_STATUSES).exclude(
-        setup_intent_id=""
-    )
-    for pledge in pledges:
+    for form in issued.filter(finished_at=None).select_related("pledge").order_by("pk"):
+        cancelled_now = False
         try:
-            intent = gateway.retrieve_setup_intent(pledge.setup_intent_id)
-            if intent.status in ("succeeded", "canceled"):
-                continue  # a saved card, or nothing left to use
-            gateway.cancel_setup_intent(intent.id)
+            intent = gateway.retrieve_setup_intent(form.setup_intent_id)
+            if intent.status not in ("succeeded", "canceled"):
+                gateway.cancel_setup_intent(intent.id)
+                cancelled_now = True
         except PaymentError as error:
             logger.warning(
-                "could not cancel %s of blocked member %s: %s",
-                pledge.setup_intent_id,
-                member.pk,
+                "could not cancel %s of pledge %s: %s",
+                form.setup_intent_id,
+                form.pledge_id,
                 getattr(error, "detail", "") or error.message,
             )
-            if isinstance(error, PaymentProviderError) and error.retryable:
+            outage = isinstance(error, PaymentProviderError) and error.retryable
+            if outage:
                 retry = error
-            continue
-        cancelled += 1
-        record(
-            pledge,
-            action="setup_intent_cancelled",
-            note=f"{intent.id}: pledging paused after repeated card failures.",
-        )
+            if outage or getattr(error, "code", "") != "resource_missing":
+                continue
+        IssuedSetupIntent.objects.filter(pk=form.pk).update(finished_at=timezone.now())
+        if cancelled_now:
+            cancelled += 1
+            record(
+                form.pledge, action="setup_intent_cancelled", note=f"{form.setup_intent_id}: {note}"
+            )
     if retry is not None:
         raise retry
     return cancelled
+
+
+def _cancel_superseded_later(pledge):
+    """After commit: the worker cancels the pledge's card forms that were replaced."""
+    from pledges.tasks import cancel_superseded_setup_intents
+
+    # Most closing pledges (a release of a whole campaign) have none left: no task for them.
+    if IssuedSetupIntent.objects.filter(pledge_id=pledge.pk, finished_at=None).exists():
+        cancel_superseded_setup_intents.delay(pledge.pk)
+
+
+def _cancel_open_later(*, member_id=None, ip=None):
+    from pledges.tasks import cancel_open_setup_intents
+
+    cancel_open_setup_intents.delay(member_id, ip=ip)
 
 
 def cancel_pledge(pledge, *, by):
@@ -516,7 +613,7 @@ def cancel_pledge(pledge, *, by):
         Status.CANCELLED,
         by=by,
         guard=before_deadline,
-        after_commit=[_refresh_campaign_page],
+        after_commit=[_refresh_campaign_page, _cancel_superseded_later],
     )
 
 
@@ -524,7 +621,13 @@ def release_pledges_for(campaign, *, by=None):
     """The campaign will not charge: open pledges are released and their cards never charged."""
     released = 0
     for pledge in Pledge.objects.filter(campaign=campaign, status__in=Pledge.OPEN_STATUSES):
-        transition(pledge, Status.RELEASED, by=by, note="Campaign cancelled or not funded.")
+        transition(
+            pledge,
+            Status.RELEASED,
+            by=by,
+            note="Campaign cancelled or not funded.",
+            after_commit=[_cancel_superseded_later],
+        )
         released += 1
     return released
 
@@ -532,12 +635,18 @@ def release_pledges_for(campaign, *, by=None):
 def expire_abandoned_pledges(*, older_than, now=None):
     """Pending pledges whose card was never saved: cancel them so nothing stays half-made.
 
-    A later setup_intent.succeeded for one of them is ignored (it is no longer open).
+    Their card forms are cancelled at the provider after commit; a later
+    setup_intent.succeeded for one of them is ignored (it is no longer open).
     """
     cutoff = (now or timezone.now()) - older_than
     expired = 0
     stale = Pledge.objects.filter(status=Status.PENDING, created_at__lt=cutoff).only("pk", "status")
     for pledge in stale.iterator():
-        transition(pledge, Status.CANCELLED, note="The card was never saved.")
+        transition(
+            pledge,
+            Status.CANCELLED,
+            note="The card was never saved.",
+            after_commit=[_cancel_superseded_later],
+        )
         expired += 1
     return expired

@@ -42,14 +42,26 @@ def expire_abandoned_pledges():
     retry_backoff_max=600,
     max_retries=8,
 )
-def cancel_open_setup_intents(member_id):
-    """A member was blocked: their card forms' client secrets must stop working."""
+def cancel_open_setup_intents(member_id=None, ip=None):
+    """A member or an IP was blocked: the card forms issued to them must stop working."""
     from members.models import Member
 
-    member = Member.objects.filter(pk=member_id).first()
-    if member is None:
+    member = Member.objects.filter(pk=member_id).first() if member_id is not None else None
+    if member is None and not ip:
         return 0
-    return services.cancel_open_setup_intents(member)
+    return services.cancel_open_setup_intents(member, ip=ip)
+
+
+@shared_task(
+    name="pledges.cancel_superseded_setup_intents",
+    autoretry_for=(PaymentProviderError,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=8,
+)
+def cancel_superseded_setup_intents(pledge_id):
+    """A newer card form replaced some of the pledge's, or it closed: cancel the old ones."""
+    return services.cancel_superseded_setup_intents(pledge_id)
 
 
 @shared_task(

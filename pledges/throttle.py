@@ -10,10 +10,14 @@ a form error or a provider outage. A member is blocked after PLEDGE_FAILURES_BEF
 failures within FAILURE_WINDOW; an IP only when those failures come from at least
 PLEDGE_IP_BLOCK_MIN_MEMBERS members (card testers rotate accounts; neighbours on one network,
 or everyone behind a proxy we were not told about, must not pay for one member's typos).
-A new block cancels the blocked members' open SetupIntents at the provider, after commit.
+A new block cancels, after commit, every unfinished SetupIntent issued to the blocked members
+(and, for an IP block, from that IP) at the provider. A failure the webhook reports (Stripe does
+not send the client's IP) is counted against the IP its SetupIntent was issued to, so a tester
+who calls Stripe.js directly and never reports a decline to us still trips the IP block.
 """
 
 import datetime as dt
+import ipaddress
 import logging
 
 from django.conf import settings
@@ -29,6 +33,14 @@ logger = logging.getLogger(__name__)
 FAILURE_WINDOW = 10 * 60
 BLOCK_SECONDS = 60 * 60
 ATTEMPT_WINDOW = 60 * 60
+
+
+def normalize_ip(ip):
+    """The address as the database stores it, or None (a forwarded header may hold anything)."""
+    try:
+        return str(ipaddress.ip_address((ip or "").strip()))
+    except ValueError:
+        return None
 
 
 def _member_key(member):
@@ -60,13 +72,18 @@ def is_blocked(*, member, ip):
     return any(cache.get(f"pledge-block:{key}") for key, _ in _keys(member, ip))
 
 
-def check(*, member, ip):
-    """Refuse (DomainError) while blocked; count this attempt against the hourly allowance."""
+def refuse_if_blocked(*, member, ip):
+    """Refuse (DomainError) while the member or the IP is blocked; spends no allowance."""
     if is_blocked(member=member, ip=ip):
         raise DomainError(
             _("Too many failed attempts. For your security, pledging is paused for an hour."),
             code="pledging_paused",
         )
+
+
+def check(*, member, ip):
+    """Refuse (DomainError) while blocked; count this attempt against the hourly allowance."""
+    refuse_if_blocked(member=member, ip=ip)
     for key, allowance in _keys(member, ip):
         if _incr(f"pledge-attempts:{key}", ATTEMPT_WINDOW) > allowance:
             raise DomainError(
@@ -81,13 +98,20 @@ def record_failure(
 
     With a setup_intent_id (and the refused card's payment_method_id, as one SetupIntent can
     try many cards) the failure is counted once however often it is reported (the
-    setup_failed webhook and the confirm call both report it); a later report that knows the
-    IP (the webhook never does) adds it. Returns True if this report counted something new.
+    setup_failed webhook and the confirm call both report it). A report without an IP (the
+    webhook) takes the IP the SetupIntent was issued to; a later report that knows an IP adds
+    it if none was known. Returns True if this report counted something new.
     """
-    from pledges.models import PledgeFailure
+    from pledges.models import IssuedSetupIntent, PledgeFailure
 
     member = member if getattr(member, "pk", None) else None
-    ip = ip or None
+    ip = normalize_ip(ip)
+    if ip is None and setup_intent_id:
+        ip = (
+            IssuedSetupIntent.objects.filter(setup_intent_id=setup_intent_id)
+            .values_list("ip", flat=True)
+            .first()
+        )
     values = {
         "member": member,
         "ip": ip,
@@ -134,7 +158,7 @@ def _apply_blocks(*, member, ip):
     since = timezone.now() - dt.timedelta(seconds=FAILURE_WINDOW)
     recent = PledgeFailure.objects.filter(created_at__gte=since)
     limit = settings.PLEDGE_FAILURES_BEFORE_BLOCK
-    newly_blocked = set()
+    newly_blocked, blocked_ip = set(), None
     member_failures = recent.filter(member=member).count() if member is not None else 0
     if member_failures >= limit and _block(_member_key(member)):
         newly_blocked.add(member.pk)
@@ -148,8 +172,11 @@ def _apply_blocks(*, member, ip):
         ):
             logger.warning("pledging paused for ip=%s (%d members failed)", ip, len(members))
             newly_blocked |= members  # their open SetupIntents too: they may try elsewhere
-    if newly_blocked:
-        transaction.on_commit(lambda: _cancel_setup_intents_of(newly_blocked), robust=True)
+            blocked_ip = ip  # and those of accounts on that IP that have not failed yet
+    if newly_blocked or blocked_ip:
+        transaction.on_commit(
+            lambda: _cancel_setup_intents_of(newly_blocked, ip=blocked_ip), robust=True
+        )
 
 
 def _block(key):
@@ -160,9 +187,12 @@ def _block(key):
     return False
 
 
-def _cancel_setup_intents_of(member_ids):
-    """After commit: the blocked members' open SetupIntents are cancelled by the worker."""
+def _cancel_setup_intents_of(member_ids, *, ip=None):
+    """After commit: the worker cancels the unfinished SetupIntents of the blocked members and
+    of the blocked IP (worked out when it runs, so one issued meanwhile is included)."""
     from pledges.tasks import cancel_open_setup_intents
 
     for member_id in sorted(member_ids):
         cancel_open_setup_intents.delay(member_id)
+    if ip:
+        cancel_open_setup_intents.delay(None, ip=ip)

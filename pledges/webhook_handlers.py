@@ -18,14 +18,21 @@ logger = logging.getLogger(__name__)
 
 
 def pledge_for_setup_intent(setup_intent):
-    """The pledge a SetupIntent event is about: by our metadata first, then by its id."""
+    """The pledge a SetupIntent event is about: by our metadata first, then by its id (the
+    pledge's current SetupIntent or any older one we issued for it)."""
     pledges = Pledge.objects.select_related("supporter", "campaign")
     pledge_id = str((setup_intent.get("metadata") or {}).get("pledge_id", ""))
     if pledge_id.isdigit():
         pledge = pledges.filter(pk=int(pledge_id)).first()
         if pledge is not None:
             return pledge
-    return pledges.filter(setup_intent_id=setup_intent.get("id", "")).first()
+    setup_intent_id = setup_intent.get("id") or ""
+    if not setup_intent_id:
+        return None
+    return (
+        pledges.filter(setup_intent_id=setup_intent_id).first()
+        or pledges.filter(issued_setup_intents__setup_intent_id=setup_intent_id).first()
+    )
 
 
 @register("setup_intent.succeeded")
@@ -48,6 +55,8 @@ def setup_intent_failed(event):
 
     Also for a card update on an active pledge, and for an older SetupIntent of the pledge:
     the attempt failed either way. The card page's confirm call may report the same one.
+    Stripe does not send the client's IP: record_failure takes the IP the SetupIntent was
+    issued to, so declines count against an IP even if nobody reports them to us.
     """
     intent = event.data_object
     pledge = pledge_for_setup_intent(intent)
@@ -60,7 +69,7 @@ def setup_intent_failed(event):
     declined = error.get("decline_code") or error.get("code") in ("card_declined", None)
     throttle.record_failure(
         member=pledge.supporter,
-        ip="",  # Stripe does not tell us; the confirm call adds it if it comes
+        ip="",  # the IP the SetupIntent was issued to (IssuedSetupIntent)
         campaign=pledge.campaign,
         reason=error.get("message") or "Card set-up failed.",
         kind=PledgeFailure.Kind.DECLINED if declined else PledgeFailure.Kind.CARD_ERROR,
