@@ -41,6 +41,10 @@ class IdempotencyKeyReused(DomainError):
     code = "idempotency_key_reused"
 
 
+class _AttemptRaced(Exception):
+    """Our new pledge's insert lost to a concurrent request (rolls the attempt back)."""
+
+
 # --- validation -----------------------------------------------------------------------------
 def _require_open_campaign(campaign, now=None):
     now = now or timezone.now()
@@ -177,6 +181,10 @@ def start_pledge(
                 idempotency_key="", idempotency_fingerprint=""
             )
         elif existing is not None:
+            # A block is a gate in front of the idempotency layer, as Stripe's rate limits are:
+            # a blocked member's replay is refused like any attempt (and no client secret goes
+            # out); once the block lifts, the same key replays the stored pledge again.
+            throttle.refuse_if_blocked(member=supporter, ip=ip)
             return _replay(existing, fingerprint, gateway)
     throttle.check(member=supporter, ip=ip)
     if Pledge.objects.filter(campaign=campaign, supporter=supporter, status=Status.ACTIVE).exists():
@@ -185,21 +193,21 @@ def start_pledge(
     validate_pledge_terms(campaign, supporter=supporter, amount_minor=amount_minor, reward=reward)
     _require_stock(reward)  # early, friendly; activation checks again under a lock
 
-    with transaction.atomic():
-        # An abandoned earlier attempt (pending) is replaced rather than duplicated; its
-        # card forms are cancelled at the provider once this commits.
-        for stale in Pledge.objects.select_for_update().filter(
-            campaign=campaign, supporter=supporter, status=Status.PENDING
-        ):
-            transition(
-                stale,
-                Status.CANCELLED,
-                by=supporter,
-                note="Replaced by a new attempt.",
-                after_commit=[_cancel_superseded_later],
-            )
-        try:
-            with transaction.atomic():  # a savepoint, so the raced lookup below can still run
+    try:
+        with transaction.atomic():
+            # An abandoned earlier attempt (pending) is replaced rather than duplicated; its
+            # card forms are cancelled at the provider once this commits.
+            for stale in Pledge.objects.select_for_update().filter(
+                campaign=campaign, supporter=supporter, status=Status.PENDING
+            ):
+                transition(
+                    stale,
+                    Status.CANCELLED,
+                    by=supporter,
+                    note="Replaced by a new attempt.",
+                    after_commit=[_cancel_superseded_later],
+                )
+            try:
                 pledge = Pledge.objects.create(
                     campaign=campaign,
                     supporter=supporter,
@@ -212,18 +220,20 @@ def start_pledge(
                     idempotency_key=idempotency_key,
                     idempotency_fingerprint=fingerprint,
                 )
-        except IntegrityError:
-            # A double submit that raced past the lookup above: answer with the winner's pledge.
-            raced = (
-                idempotency_key
-                and Pledge.objects.filter(
-                    supporter=supporter, idempotency_key=idempotency_key
-                ).first()
-            )
-            if raced:
-                return _replay(raced, fingerprint, gateway)
-            raise DomainError("You already have a pledge in progress for this campaign.") from None
-        record(pledge, action="created", by=supporter, to_status=pledge.status)
+            except IntegrityError:
+                raise _AttemptRaced from None
+            record(pledge, action="created", by=supporter, to_status=pledge.status)
+    except _AttemptRaced:
+        # A double submit that raced past the lookup above. This attempt is rolled back whole
+        # (the winner, if it pledged to this campaign, is not "replaced" by its own retry) and
+        # the winner is answered with no transaction of ours open: _replay asks the provider.
+        raced = (
+            idempotency_key
+            and Pledge.objects.filter(supporter=supporter, idempotency_key=idempotency_key).first()
+        )
+        if raced:
+            return _replay(raced, fingerprint, gateway)
+        raise DomainError("You already have a pledge in progress for this campaign.") from None
 
     try:
         intent = _issue_setup_intent(pledge, by=supporter, ip=ip, purpose="pledge", gateway=gateway)

@@ -11,6 +11,8 @@ import logging
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache import cache
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,6 +20,7 @@ from core.errors import DomainError
 from payments.gateway import PaymentDeclined, PaymentProviderError
 from pledges import services, throttle
 from pledges.models import Pledge, PledgeFailure
+from tests.core.test_api_errors import assert_error_shape
 from tests.factories import CampaignFactory, MemberFactory
 from tests.stripe_fixtures import stripe_event
 
@@ -289,6 +292,96 @@ def test_a_webhook_failure_carries_the_ip_its_form_was_issued_to(
         assert answer.status_code == 200
     ips = dict(PledgeFailure.objects.values_list("setup_intent_id", "ip"))
     assert ips == {first: "192.0.2.10", second: "2001:db8::7"}
+
+
+# --- a blocked member cannot replay an Idempotency-Key --------------------------------------
+def test_a_blocked_member_replaying_a_key_is_refused_like_any_attempt(
+    fake_gateway, supporter, campaign
+):
+    pledge = start(campaign, supporter, fake_gateway, key="key-9")
+    record_declines(supporter, "", django_settings.PLEDGE_FAILURES_BEFORE_BLOCK)
+    with pytest.raises(DomainError) as refused:
+        start(campaign, supporter, fake_gateway, key="key-9")
+    assert refused.value.code == "pledging_paused"
+    cache.delete(f"pledge-block:member:{supporter.pk}")  # the hour is over
+    again = start(campaign, supporter, fake_gateway, key="key-9")
+    assert (again.pk, again.replayed, again.client_secret) == (
+        pledge.pk,
+        True,
+        pledge.client_secret,
+    )
+
+
+def test_a_blocked_members_replay_over_the_api_is_a_429_without_a_client_secret(
+    fake_gateway, client, supporter, campaign
+):
+    client.force_login(supporter)
+    body = {"campaign": campaign.slug, "amount_minor": 2_000, "currency": campaign.currency}
+
+    def create():
+        return client.post(
+            reverse("pledges:api_list"),
+            body,
+            content_type="application/json",
+            headers={"Idempotency-Key": "api-key-1"},
+        )
+
+    assert create().status_code == 201
+    record_declines(supporter, "", django_settings.PLEDGE_FAILURES_BEFORE_BLOCK)
+    replay = create()
+    assert_error_shape(replay, 429, "pledging_paused")
+    assert "_secret_" not in replay.content.decode()
+
+
+def test_a_raced_replay_asks_the_provider_outside_the_transaction(
+    fake_gateway, supporter, campaign, monkeypatch
+):
+    """The other request's pledge (same campaign) commits between our lookup and our insert:
+    it is answered, not cancelled as a stale attempt, and with no database lock held."""
+    from payments.services import ensure_customer
+
+    real_check = throttle.check
+    winner = {}
+
+    def the_other_request_wins(*, member, ip):
+        real_check(member=member, ip=ip)
+        if not winner:
+            intent = fake_gateway.create_setup_intent(
+                ensure_customer(supporter, gateway=fake_gateway).customer_id
+            )
+            winner["pledge"] = Pledge.objects.create(
+                campaign=campaign,
+                supporter=supporter,
+                amount_minor=2_000,
+                currency=campaign.currency,
+                idempotency_key="raced",
+                idempotency_fingerprint=services.pledge_fingerprint(
+                    campaign,
+                    reward=None,
+                    amount_minor=2_000,
+                    public_name="",
+                    anonymous=False,
+                    message="",
+                ),
+                setup_intent_id=intent.id,
+            )
+            winner["secret"] = intent.client_secret
+
+    depth_outside = len(connection.savepoint_ids)
+    depths = []
+    retrieve = fake_gateway.retrieve_setup_intent
+
+    def watched_retrieve(setup_intent_id):
+        depths.append(len(connection.savepoint_ids))
+        return retrieve(setup_intent_id)
+
+    monkeypatch.setattr(throttle, "check", the_other_request_wins)
+    monkeypatch.setattr(fake_gateway, "retrieve_setup_intent", watched_retrieve)
+    answer = start(campaign, supporter, fake_gateway, key="raced")
+    assert answer.pk == winner["pledge"].pk and answer.replayed is True
+    assert answer.client_secret == winner["secret"]
+    assert Pledge.objects.get(pk=answer.pk).status == "pending"  # not replaced by itself
+    assert depths == [depth_outside]  # no transaction of ours was open at the provider call
 
 
 def test_an_older_forms_failure_without_metadata_is_found_by_its_id(
