@@ -4,16 +4,17 @@ Totals are computed from counted pledges (no running counter on the campaign row
 into one hot campaign never queues on a single row).
 """
 
-from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorExact
+from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connections
 from django.db.models import (
-    Case,
     Count,
+    Expression,
     ExpressionWrapper,
     F,
     FloatField,
     Func,
     IntegerField,
+    Max,
     OuterRef,
     Prefetch,
     Q,
@@ -21,14 +22,13 @@ from django.db.models import (
     Sum,
     TextField,
     Value,
-    When,
+    Window,
 )
 from django.db.models.functions import Coalesce, Concat, Replace
-from django.db.models.lookups import Contains
 from django.utils import timezone
 
 from campaigns.models import Campaign, RewardTier
-from core.search import SQLITE_FUNCTION, query_words
+from core.search import SQLITE_SCORE_FUNCTION, query_words
 from pledges.models import Pledge
 
 # What a campaign's total shows: counted pledges, and for a campaign that failed, the
@@ -101,22 +101,32 @@ SORTS = {
 }
 # Where a searched word is found decides how high a campaign ranks: a word in the title outweighs
 # any number of words in the summary (at most MAX_QUERY_WORDS words), which outweigh the rest.
-SEARCH_FIELDS = {
-    "title": (["title"], 100),
-    "summary": (["summary"], 10),
-    "other": (["story", "location", "organizer__display_name"], 1),
-}
+SEARCH_FIELDS = [
+    (["title"], 100),
+    (["summary"], 10),
+    (["story", "location", "organizer__display_name"], 1),
+]
+
+
+def _text(fields):
+    """The fields as one text, a space between each (NULL as empty)."""
+    if len(fields) == 1:
+        return F(fields[0])
+    parts = [F(fields[0])]
+    for field in fields[1:]:
+        parts += [Value(" "), F(field)]
+    return Concat(*parts, output_field=TextField())
 
 
 def _unaccent(field):
     return Func(F(field), function="unaccent", output_field=TextField())
 
 
-def _tsquery(words):
-    """`' cafe':* && ' park':*`: every word, each a prefix ("kil" finds "kiln").
+def _tsquery(word):
+    """`' cafe':*`: the word as a prefix ("kil" finds "kiln").
 
     Python cuts the query into letters and digits, but unaccent runs afterwards, in SQL, and its
-    rules turn some letters into tsquery syntax ("ʼ" → "'", "ː" → ":"). So each word is quoted
+    rules turn some letters into tsquery syntax ("ʼ" → "'", "ː" → ":"). So the word is quoted
     as one tsquery operand in SQL, after unaccent: quotes and backslashes doubled, and a leading
     space so that a word unaccent empties is no `'':*` (a syntax error) but no lexeme at all.
     The parser then splits what unaccent made ("hawai'i" → 'hawai' <-> 'i'), as in documents.
@@ -124,37 +134,84 @@ def _tsquery(words):
     # unaccent on the query too, so a letter folded differently by Python is folded as the
     # documents are. `simple`, not `english`: campaigns are written in English, Dutch and French,
     # and one language's stemming and stop words would mangle the other two.
-    query = None
-    for word in words:
-        unaccented = Func(Value(word), function="unaccent", output_field=TextField())
-        escaped = Replace(
-            Replace(unaccented, Value("\\"), Value("\\\\"), output_field=TextField()),
-            Value("'"),
-            Value("''"),
-            output_field=TextField(),
+    unaccented = Func(Value(word), function="unaccent", output_field=TextField())
+    escaped = Replace(
+        Replace(unaccented, Value("\\"), Value("\\\\"), output_field=TextField()),
+        Value("'"),
+        Value("''"),
+        output_field=TextField(),
+    )
+    return SearchQuery(
+        Concat(Value("' "), escaped, Value("':*"), output_field=TextField()),
+        search_type="raw",
+        config="simple",
+    )
+
+
+class PostgresSearchRank(Expression):
+    """Σ weight × words found in each field group, 0 unless every word is found somewhere.
+
+    PostgreSQL does not share a repeated expression, so testing eight words against three
+    fields as separate Django expressions builds 24 tsvectors per row. Here each group's
+    tsvector is built once per evaluation, in a correlated subquery that OFFSET 0 keeps the
+    planner from inlining (which would copy the vector into every test again), beside every
+    word's tsquery; search() evaluates it once per row. There is no index (unaccent is not
+    immutable, and to_tsvector over a few kilobytes is most of the cost): at the scale of a
+    town's live campaigns a scan is fine (bench/search.py measures it).
+    """
+
+    output_field = IntegerField()
+
+    def __init__(self, groups, words):
+        super().__init__()
+        self.weights = [weight for _fields, weight in groups]
+        self.vectors = [
+            SearchVector(*(_unaccent(field) for field in fields), config="simple")
+            for fields, _weight in groups
+        ]
+        self.queries = [_tsquery(word) for word in words]
+
+    def get_source_expressions(self):
+        return [*self.vectors, *self.queries]
+
+    def set_source_expressions(self, expressions):
+        self.vectors = expressions[: len(self.vectors)]
+        self.queries = expressions[len(self.vectors) :]
+
+    def as_sql(self, compiler, connection):
+        columns, params = [], []
+        for prefix, expressions in (("v", self.vectors), ("q", self.queries)):
+            for index, expression in enumerate(expressions):
+                sql, expression_params = compiler.compile(expression)
+                columns.append(f"{sql} AS {prefix}{index}")
+                params.extend(expression_params)
+
+        def found(v, q):
+            return f"gs_search.v{v} @@ gs_search.q{q}"
+
+        groups, words = range(len(self.vectors)), range(len(self.queries))
+        every_word = " AND ".join(
+            "(" + " OR ".join(found(v, q) for v in groups) + ")" for q in words
         )
-        operand = SearchQuery(
-            Concat(Value("' "), escaped, Value("':*"), output_field=TextField()),
-            search_type="raw",
-            config="simple",
+        total = " + ".join(
+            f"CASE WHEN {found(v, q)} THEN {int(self.weights[v])} ELSE 0 END"
+            for v in groups
+            for q in words
         )
-        query = operand if query is None else query & operand
-    return query
+        # Only compiled expressions (their values are parameters), aliases and integer weights.
+        sql = (
+            f"(SELECT CASE WHEN {every_word} THEN {total} ELSE 0 END"  # noqa: S608
+            f" FROM (SELECT {', '.join(columns)} OFFSET 0) AS gs_search)"
+        )
+        return sql, params
 
 
-def _postgres_matches(fields, words):
-    vector = SearchVector(*(_unaccent(field) for field in fields), config="simple")
-    return SearchVectorExact(vector, _tsquery(words))
-
-
-def _sqlite_matches(fields, word):
-    """The folded text (core.search.searchable_text) has a word starting with `word`."""
-    parts = [F(fields[0])]
-    for field in fields[1:]:
-        parts += [Value(" "), F(field)]
-    text = Concat(*parts, output_field=TextField()) if len(parts) > 1 else parts[0]
-    folded = Func(text, function=SQLITE_FUNCTION, output_field=TextField())
-    return Contains(folded, Value(f" {word}"))
+def _sqlite_rank(words):
+    """One call of core.search's gs_search_score per row: fold each group once, test every word."""
+    arguments = [Value(" ".join(words))]
+    for fields, weight in SEARCH_FIELDS:
+        arguments += [Value(weight), _text(fields)]
+    return Func(*arguments, function=SQLITE_SCORE_FUNCTION, output_field=IntegerField())
 
 
 def search(queryset, q):
@@ -164,19 +221,17 @@ def search(queryset, q):
     if not words:
         # Only punctuation: nothing can match (annotated so a sort by rank still resolves).
         return queryset.none().annotate(search_rank=Value(0, output_field=IntegerField()))
-    postgres = connections[queryset.db].vendor == "postgresql"
-    every_field = [field for fields, _weight in SEARCH_FIELDS.values() for field in fields]
-    if postgres:
-        queryset = queryset.filter(_postgres_matches(every_field, words))
+    if connections[queryset.db].vendor == "postgresql":
+        rank = PostgresSearchRank(SEARCH_FIELDS, words)
     else:
-        for word in words:
-            queryset = queryset.filter(_sqlite_matches(every_field, word))
-    rank = Value(0)
-    for fields, weight in SEARCH_FIELDS.values():
-        for word in words:
-            found = _postgres_matches(fields, [word]) if postgres else _sqlite_matches(fields, word)
-            rank = rank + Case(When(found, then=Value(weight)), default=Value(0))
-    return queryset.annotate(search_rank=ExpressionWrapper(rank, output_field=IntegerField()))
+        rank = _sqlite_rank(words)
+    # The rank is 0 when a word is missing, so one expression both selects and ranks. Filtering
+    # on a plain annotation would repeat it in WHERE and in the SELECT list, and neither
+    # database shares the two: computed twice per row. A filter on a window expression is
+    # applied outside a derived table that computes it (Django's QUALIFY), so it runs once per
+    # row; a window over each row alone (partitioned by pk) is the rank itself.
+    rank = Window(Max(rank), partition_by=[F("pk")])
+    return queryset.annotate(search_rank=rank).filter(search_rank__gt=0)
 
 
 def discover(*, q="", category="", location="", funding_model="", sort="newest"):

@@ -12,7 +12,7 @@ class CoreConfig(AppConfig):
 
         from core.search import register_sqlite_functions
 
-        # Discover's word search on SQLite needs its folding function on every connection.
+        # Discover's word search on SQLite needs its scoring function on every connection.
         connection_created.connect(register_sqlite_functions, dispatch_uid="core.search.sqlite")
 
         from core import checks

@@ -13,9 +13,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+import core.search
 from campaigns import selectors
 from campaigns.demo import CAMPAIGNS
-from core.search import MAX_QUERY_WORDS, fold, query_words, searchable_text
+from campaigns.models import Category
+from core.search import MAX_QUERY_WORDS, fold, query_words, score
 from tests.factories import CampaignFactory, MemberFactory, PledgeFactory
 
 pytestmark = pytest.mark.django_db
@@ -227,10 +229,18 @@ def test_query_words_are_capped_and_deduplicated():
 
 def test_folding_matches_postgres_unaccent_for_common_letters():
     assert fold("Ærøskøbing Œuvre Łódź ẞtraße") == "aeroskobing oeuvre lodz sstrasse"
-    assert searchable_text("Open-air cinema, Park-Spoor_Noord!") == (
-        " open air cinema park spoor noord "
-    )
-    assert searchable_text(None) == " "
+    assert fold("Open-air cinema, Park-Spoor_Noord!") == "open-air cinema, park-spoor_noord!"
+
+
+def test_the_score_counts_words_at_word_starts_weighted_by_field():
+    texts = [(100, "Open-air Cinéma"), (10, None), (1, "Park-Spoor_Noord, Antwerpen")]
+    assert score(["cinema", "park"], texts) == 101
+    assert score(["air", "noord", "cine"], texts) == 201
+    # Every word must be somewhere; inside a word ("inema", "werpen") is not a word start.
+    assert score(["cinema", "zeppelin"], texts) == 0
+    assert score(["inema"], texts) == 0
+    assert score(["werpen"], texts) == 0
+    assert score([], texts) == 0
 
 
 def test_search_query_count_does_not_grow(demo, client):
@@ -250,6 +260,52 @@ def test_search_query_count_does_not_grow(demo, client):
     assert count({"q": "garden"}) == few
     plain("Garden park cinema kiln library a b c d e f g h")
     assert count({"q": "garden park cinema kiln library a b c d e f g h"}) == few
+
+
+EIGHT_WORDS = "the a to and of in is for"
+
+
+def test_search_work_per_row_does_not_grow_with_the_number_of_words(client, monkeypatch):
+    """Each word re-read every field of every row (40 foldings per row for eight words on
+    SQLite, 25 tsvectors per row on PostgreSQL): an anonymous denial of service."""
+    for n in range(4):
+        plain(f"Campaign {n} for the", summary="A summary", story=f"{EIGHT_WORDS} " * 50)
+    folded = []
+    monkeypatch.setattr(core.search, "fold", lambda text: folded.append(1) or fold(text))
+
+    def work(q):
+        folded.clear()
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse("campaigns:discover"), {"q": q})
+        assert len(response.context["page"].object_list) == 4
+        tsvectors = sum(query["sql"].count("to_tsvector(") for query in queries)
+        return len(folded), tsvectors
+
+    one, eight = work("the"), work(EIGHT_WORDS)
+    assert eight == one
+    if connection.vendor == "sqlite":
+        # The query once; then two queries (count, page), each folding a row's title, summary
+        # and the rest once.
+        assert eight == (1 + 2 * 4 * 3, 0)
+    else:
+        # One tsvector per field group in each query's SQL (evaluated once per row).
+        assert eight == (1, 2 * len(selectors.SEARCH_FIELDS))
+
+
+@pytest.mark.parametrize("sort", list(selectors.SORTS))
+def test_a_search_combines_with_every_filter_and_sort(sort, found):
+    wanted = plain("Garden in Gent", location="Gent", category=Category.FOOD)
+    PledgeFactory(campaign=wanted, amount_minor=10_000)
+    plain("Garden in Gent too", location="Gent", category=Category.ARTS)
+    plain("Garden elsewhere", location="Brugge", category=Category.FOOD)
+    plain("Gent without it", location="Gent", category=Category.FOOD)
+    filters = {"category": Category.FOOD, "location": "gent", "sort": sort}
+    assert found("garden", **filters) == ["Garden in Gent"]
+    assert sorted(found("garden", sort=sort)) == [
+        "Garden elsewhere",
+        "Garden in Gent",
+        "Garden in Gent too",
+    ]
 
 
 def test_the_selector_annotates_a_rank(demo):
