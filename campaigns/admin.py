@@ -228,11 +228,17 @@ class _ServiceInline(_SeenWithTheCampaign, admin.TabularInline):
         formset.refusal = getattr(request, "_service_refusal", None)
         return formset
 
+    # The campaigns.services functions that save and delete one row of this inline.
+    save_service = None  # (campaign, stored row or None, *, by, **editable values) -> row
+    delete_service = None  # (row, *, by)
+
     def save_row(self, campaign, form, *, by):
-        raise NotImplementedError
+        stored = self._stored(form)
+        values = self._values(form, stored, self.editable_fields)
+        return self.save_service(campaign, stored, by=by, **values)
 
     def delete_row(self, instance, *, by):
-        raise NotImplementedError
+        self.delete_service(instance, by=by)
 
     @staticmethod
     def _stored(form):
@@ -265,6 +271,8 @@ class RewardTierInline(_ServiceInline):
         "estimated_delivery",
     ]
     display_fields = {"minimum_minor": "minimum", "estimated_delivery": "delivery"}
+    save_service = staticmethod(services.save_reward)
+    delete_service = staticmethod(services.delete_reward)
 
     def editable(self, obj):
         if not _content_editable(obj):
@@ -279,14 +287,6 @@ class RewardTierInline(_ServiceInline):
 
     def has_delete_permission(self, request, obj=None):
         return _is_draft(obj) and super().has_delete_permission(request, obj)
-
-    def save_row(self, campaign, form, *, by):
-        stored = self._stored(form)
-        values = self._values(form, stored, self.editable_fields)
-        return services.save_reward(campaign, stored, by=by, **values)
-
-    def delete_row(self, instance, *, by):
-        services.delete_reward(instance, by=by)
 
     @admin.display(description=_("Minimum pledge"))
     def minimum(self, obj):
@@ -306,6 +306,8 @@ class BudgetItemInline(_ServiceInline):
     form = BudgetItemAdminForm
     editable_fields = ["label", "amount_minor", "required"]
     display_fields = {"amount_minor": "amount"}
+    save_service = staticmethod(services.save_budget_item)
+    delete_service = staticmethod(services.delete_budget_item)
 
     def editable(self, obj):
         return self.editable_fields if _is_draft(obj) else []
@@ -315,14 +317,6 @@ class BudgetItemInline(_ServiceInline):
 
     def has_delete_permission(self, request, obj=None):
         return _is_draft(obj) and super().has_delete_permission(request, obj)
-
-    def save_row(self, campaign, form, *, by):
-        stored = self._stored(form)
-        values = self._values(form, stored, self.editable_fields)
-        return services.save_budget_item(campaign, stored, by=by, **values)
-
-    def delete_row(self, instance, *, by):
-        services.delete_budget_item(instance, by=by)
 
     @admin.display(description=_("Amount"))
     def amount(self, obj):
@@ -334,6 +328,8 @@ class StretchGoalInline(_ServiceInline):
     form = StretchGoalAdminForm
     editable_fields = ["amount_minor", "description"]
     display_fields = {"amount_minor": "amount"}
+    save_service = staticmethod(services.save_stretch_goal)
+    delete_service = staticmethod(services.delete_stretch_goal)
 
     def editable(self, obj):
         return self.editable_fields if _content_editable(obj) else []
@@ -343,14 +339,6 @@ class StretchGoalInline(_ServiceInline):
 
     def has_delete_permission(self, request, obj=None):
         return _content_editable(obj) and super().has_delete_permission(request, obj)
-
-    def save_row(self, campaign, form, *, by):
-        stored = self._stored(form)
-        values = self._values(form, stored, self.editable_fields)
-        return services.save_stretch_goal(campaign, stored, by=by, **values)
-
-    def delete_row(self, instance, *, by):
-        services.delete_stretch_goal(instance, by=by)
 
     @admin.display(description=_("When the total reaches"))
     def amount(self, obj):
