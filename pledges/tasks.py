@@ -8,13 +8,19 @@ from pledges import services
 from pledges.models import Pledge
 
 
-@shared_task(
-    name="pledges.confirm_pledge_card",
-    autoretry_for=(PaymentProviderError,),
-    retry_backoff=True,
-    retry_backoff_max=600,
-    max_retries=8,
-)
+def provider_task(name):
+    """A task that calls the payment provider: an outage is retried with backoff (up to about
+    an hour in all); every such task is safe to run twice."""
+    return shared_task(
+        name=name,
+        autoretry_for=(PaymentProviderError,),
+        retry_backoff=True,
+        retry_backoff_max=600,
+        max_retries=8,
+    )
+
+
+@provider_task("pledges.confirm_pledge_card")
 def confirm_pledge_card(pledge_id, setup_intent_id):
     pledge = Pledge.objects.select_related("supporter", "campaign").filter(pk=pledge_id).first()
     if pledge is None or pledge.setup_intent_id != setup_intent_id:
@@ -35,13 +41,7 @@ def expire_abandoned_pledges():
     return services.expire_abandoned_pledges(older_than=timedelta(hours=24))
 
 
-@shared_task(
-    name="pledges.cancel_open_setup_intents",
-    autoretry_for=(PaymentProviderError,),
-    retry_backoff=True,
-    retry_backoff_max=600,
-    max_retries=8,
-)
+@provider_task("pledges.cancel_open_setup_intents")
 def cancel_open_setup_intents(member_id=None, ip=None):
     """A member or an IP was blocked: the card forms issued to them must stop working."""
     from members.models import Member
@@ -52,25 +52,13 @@ def cancel_open_setup_intents(member_id=None, ip=None):
     return services.cancel_open_setup_intents(member, ip=ip)
 
 
-@shared_task(
-    name="pledges.cancel_superseded_setup_intents",
-    autoretry_for=(PaymentProviderError,),
-    retry_backoff=True,
-    retry_backoff_max=600,
-    max_retries=8,
-)
+@provider_task("pledges.cancel_superseded_setup_intents")
 def cancel_superseded_setup_intents(pledge_id):
     """A newer card form replaced some of the pledge's, or it closed: cancel the old ones."""
     return services.cancel_superseded_setup_intents(pledge_id)
 
 
-@shared_task(
-    name="pledges.detach_replaced_card",
-    autoretry_for=(PaymentProviderError,),
-    retry_backoff=True,
-    retry_backoff_max=600,
-    max_retries=8,
-)
+@provider_task("pledges.detach_replaced_card")
 def detach_replaced_card(member_id, payment_method_id):
     """A card update replaced this card: detach it at the provider unless still in use."""
     return services.detach_replaced_card(member_id, payment_method_id)
