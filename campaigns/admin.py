@@ -514,79 +514,79 @@ DECISIONS = {
 }
 
 
-@admin.action(description="Approve selected campaigns", permissions=["review"])
-def approve_campaigns(modeladmin, request, queryset):
+def _bulk_decision(modeladmin, request, queryset, name, *, action, title, intro, **extra):
+    """A DECISIONS entry as a bulk action: the list's own title and intro, the rest shared."""
+    decision = DECISIONS[name]
     return _run_with_note(
         modeladmin,
         request,
         queryset,
+        action=action,
+        title=title,
+        intro=intro,
+        label=decision["label"],
+        required=decision["required"],
+        help_text=decision["help_text"],
+        submit=decision["submit"],
+        run=decision["run"](request.user),
+        done=decision["done"],
+        **extra,
+    )
+
+
+@admin.action(description="Approve selected campaigns", permissions=["review"])
+def approve_campaigns(modeladmin, request, queryset):
+    return _bulk_decision(
+        modeladmin,
+        request,
+        queryset,
+        "approve",
         action="approve_campaigns",
         title="Approve campaigns",
         intro="These campaigns will be approved; their organizers can then launch them.",
-        label="Note to the organizer",
-        required=False,
-        help_text="Optional. Sent with the approval email.",
-        submit="Approve",
-        run=DECISIONS["approve"]["run"](request.user),
-        done="Approved",
     )
 
 
 @admin.action(description="Request changes to selected campaigns", permissions=["review"])
 def request_changes(modeladmin, request, queryset):
-    return _run_with_note(
+    return _bulk_decision(
         modeladmin,
         request,
         queryset,
+        "request_changes",
         action="request_changes",
         title="Request changes",
         intro="These campaigns go back to draft; the organizer sees your note and can resubmit.",
-        label="What should change",
-        required=True,
-        help_text="Shown to the organizer on their campaign and sent by email.",
-        submit="Request changes",
-        run=DECISIONS["request_changes"]["run"](request.user),
-        done="Changes requested",
     )
 
 
 @admin.action(description="Reject selected campaigns", permissions=["review"])
 def reject_campaigns(modeladmin, request, queryset):
-    return _run_with_note(
+    return _bulk_decision(
         modeladmin,
         request,
         queryset,
+        "reject",
         action="reject_campaigns",
         title="Reject campaigns",
         intro="These campaigns will be rejected for good; the organizer cannot resubmit them.",
-        label="Reason for the rejection",
-        required=True,
-        help_text="Sent to the organizer by email.",
-        submit="Reject",
-        run=DECISIONS["reject"]["run"](request.user),
-        done="Rejected",
     )
 
 
 @admin.action(description="Unpublish (cancel) selected live campaigns", permissions=["moderate"])
 def unpublish_campaigns(modeladmin, request, queryset):
-    return _run_with_note(
+    return _bulk_decision(
         modeladmin,
         request,
         queryset,
+        "unpublish",
         action="unpublish_campaigns",
         title="Unpublish live campaigns",
         intro=(
             "These campaigns will be cancelled: they stop taking pledges, every pledge is "
             "released (no supporter is charged), and the organizer is emailed your reason."
         ),
-        label="Reason",
-        required=True,
-        help_text="Sent to the organizer and kept in the audit log.",
-        submit="Unpublish",
-        run=_unpublish_run(request.user),
-        done="Unpublished",
-        allowed_statuses={Status.LIVE},
+        allowed_statuses=DECISIONS["unpublish"]["statuses"],
     )
 
 

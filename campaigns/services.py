@@ -71,9 +71,12 @@ def _record_edit(campaign, action, *, by, changed, subject=""):
     record(campaign, action=action, by=by, note=f"{subject}: {note}" if subject else note)
 
 
-def _changed(instance, values):
-    """Names of the fields in `values` whose value differs from the instance's."""
-    return [name for name, value in values.items() if getattr(instance, name) != value]
+def _apply(instance, values):
+    """Set `values` on the instance; returns the names of the fields whose value changed."""
+    changed = [name for name, value in values.items() if getattr(instance, name) != value]
+    for name, value in values.items():
+        setattr(instance, name, value)
+    return changed
 
 
 def _require_owner(campaign, by):
@@ -161,9 +164,7 @@ def update_basics(campaign, *, by, title, summary, category, location):
         "category": category,
         "location": location.strip(),
     }
-    changed = _changed(campaign, values)
-    for name, value in values.items():
-        setattr(campaign, name, value)
+    changed = _apply(campaign, values)
     campaign.save(update_fields=["title", "summary", "category", "location", "updated_at"])
     _record_edit(campaign, "edited:basics", by=by, changed=changed)
     return campaign
@@ -250,9 +251,7 @@ def update_funding(campaign, *, by, goal_minor, currency, funding_model, duratio
         "duration_days": duration_days,
         "end_date": end_date,
     }
-    changed = _changed(campaign, values)
-    for name, value in values.items():
-        setattr(campaign, name, value)
+    changed = _apply(campaign, values)
     campaign.save(
         update_fields=[
             "goal_minor",
@@ -328,10 +327,8 @@ def save_reward(
             "quantity_limit": quantity_limit,
             "estimated_delivery": estimated_delivery,
         }
-        changed = _changed(reward, values)
         subject = f"“{reward.title}”"
-        for name, value in values.items():
-            setattr(reward, name, value)
+        changed = _apply(reward, values)
         reward.save()
         _record_edit(campaign, "reward:changed", by=by, changed=changed, subject=subject)
     return reward
@@ -375,10 +372,10 @@ def save_budget_item(campaign, item=None, *, by, label, amount_minor, required=T
     values = {"label": label.strip(), "amount_minor": amount_minor, "required": required}
     if item.pk is None:
         action, subject, changed = "budget:added", "", [values["label"]]
+        _apply(item, values)
     else:
         action, subject = "budget:changed", f"“{item.label}”"
-        changed = _changed(item, values)
-    item.label, item.amount_minor, item.required = label.strip(), amount_minor, required
+        changed = _apply(item, values)
     item.save()
     _record_edit(campaign, action, by=by, changed=changed, subject=subject)
     return item
@@ -407,10 +404,10 @@ def save_stretch_goal(campaign, goal=None, *, by, amount_minor, description):
     values = {"amount_minor": amount_minor, "description": description.strip()}
     if goal.pk is None:
         action, subject, changed = "stretch_goal:added", "", [values["description"]]
+        _apply(goal, values)
     else:
         action, subject = "stretch_goal:changed", f"“{goal.description}”"
-        changed = _changed(goal, values)
-    goal.amount_minor, goal.description = amount_minor, description.strip()
+        changed = _apply(goal, values)
     goal.save()
     _record_edit(campaign, action, by=by, changed=changed, subject=subject)
     return goal
