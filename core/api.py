@@ -6,8 +6,6 @@ Every error is `{"error": {"code": "<stable_code>", "message": "<sentence>", "fi
 `core.middleware.ApiErrorMiddleware` builds it for errors raised before or outside DRF.
 """
 
-import json
-import math
 from contextlib import contextmanager
 from http import HTTPStatus
 
@@ -21,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from core.errors import DomainError, NotPermitted
+from core.jsonsafe import strict_loads
 
 # Domain error codes that mean something other than "400: this request breaks a rule".
 _STATUS_BY_DOMAIN_CODE = {
@@ -52,25 +51,10 @@ class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = (parser_context or {}).get("encoding", django_settings.DEFAULT_CHARSET)
         try:
-            return json.loads(
-                stream.read().decode(encoding),
-                parse_constant=_refuse_constant,
-                parse_float=_finite_float,
-            )
+            return strict_loads(stream.read().decode(encoding))
         except (RecursionError, ValueError, UnicodeDecodeError, LookupError):
             # One message: the decoder's own ("Expecting value: line 1 …") helps nobody.
             raise exceptions.ParseError(_("The body is not valid JSON.")) from None
-
-
-def _refuse_constant(name):
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text):
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError("number out of range")
-    return value
 
 
 def error_body(code, message, fields=None):

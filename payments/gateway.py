@@ -6,8 +6,6 @@ Every other app talks to the payment provider through this module only; it never
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -17,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 from django.conf import settings
 
 from core.errors import DomainError
+from core.jsonsafe import strict_loads
 
 # Stripe's default: a signed webhook older than this many seconds is refused (replay defence).
 WEBHOOK_TOLERANCE_SECONDS = 300
@@ -174,7 +173,7 @@ def parse_webhook_event(payload: bytes | str) -> WebhookEvent:
     not_an_event = InvalidWebhook("The body is not a Stripe event.")
     try:
         text = payload if isinstance(payload, str) else bytes(payload).decode("utf-8")
-        event = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        event = strict_loads(text)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise not_an_event from None
     if not isinstance(event, dict) or not _storable(event):
@@ -218,17 +217,6 @@ def _storable(value) -> bool:
             except UnicodeEncodeError:
                 return False
     return True
-
-
-def _refuse_constant(name):
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text):
-    value = float(text)
-    if not math.isfinite(value):  # "1e999" overflows to inf
-        raise ValueError(f"{text[:20]} is out of range")
-    return value
 
 
 # --- Interface ---------------------------------------------------------------------------------

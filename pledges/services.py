@@ -275,9 +275,10 @@ def _issue_setup_intent(pledge, *, by, ip, purpose, gateway):
     member_blocked = throttle.is_blocked(member=by, ip="")
     ip_blocked = bool(ip) and throttle.is_blocked(member=None, ip=ip)
     if member_blocked or ip_blocked:
-        member_id, blocked_ip = (by.pk if member_blocked else None), (ip if ip_blocked else None)
+        member_ids = {by.pk} if member_blocked else set()
+        blocked_ip = ip if ip_blocked else None
         transaction.on_commit(
-            lambda: _cancel_open_later(member_id=member_id, ip=blocked_ip), robust=True
+            lambda: throttle.cancel_setup_intents_later(member_ids, ip=blocked_ip), robust=True
         )
         throttle.refuse_if_blocked(member=by, ip=ip)
     return intent
@@ -406,8 +407,7 @@ def _detach_later(member_id, payment_method_id):
 
 # Pledges that may still charge their saved card.
 _CARD_IN_USE_STATUSES = (
-    Status.PENDING,
-    Status.ACTIVE,
+    *Pledge.OPEN_STATUSES,
     Status.CHARGING,
     Status.ACTION_REQUIRED,
     Status.RETRYING,
@@ -602,12 +602,6 @@ def _cancel_superseded_later(pledge):
     # Most closing pledges (a release of a whole campaign) have none left: no task for them.
     if IssuedSetupIntent.objects.filter(pledge_id=pledge.pk, finished_at=None).exists():
         cancel_superseded_setup_intents.delay(pledge.pk)
-
-
-def _cancel_open_later(*, member_id=None, ip=None):
-    from pledges.tasks import cancel_open_setup_intents
-
-    cancel_open_setup_intents.delay(member_id, ip=ip)
 
 
 def cancel_pledge(pledge, *, by):

@@ -175,7 +175,7 @@ def _apply_blocks(*, member, ip):
             blocked_ip = ip  # and those of accounts on that IP that have not failed yet
     if newly_blocked or blocked_ip:
         transaction.on_commit(
-            lambda: _cancel_setup_intents_of(newly_blocked, ip=blocked_ip), robust=True
+            lambda: cancel_setup_intents_later(newly_blocked, ip=blocked_ip), robust=True
         )
 
 
@@ -187,7 +187,7 @@ def _block(key):
     return False
 
 
-def _cancel_setup_intents_of(member_ids, *, ip=None):
+def cancel_setup_intents_later(member_ids, *, ip=None):
     """After commit: the worker cancels the unfinished SetupIntents of the blocked members and
     of the blocked IP (worked out when it runs, so one issued meanwhile is included)."""
     from pledges.tasks import cancel_open_setup_intents
