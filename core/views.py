@@ -42,14 +42,10 @@ STATUS_LABELS = {
 def status(request):
     """/healthz for people: the same checks on a page, without the error details."""
     results, healthy = run_checks()
-    services = [
-        {
-            "label": STATUS_LABELS.get(name, (name, ""))[0],
-            "description": STATUS_LABELS.get(name, (name, ""))[1],
-            "ok": result == "ok",
-        }
-        for name, result in results.items()
-    ]
+    services = []
+    for name, result in results.items():
+        label, description = STATUS_LABELS.get(name, (name, ""))
+        services.append({"label": label, "description": description, "ok": result == "ok"})
     return render(
         request,
         "status.html",

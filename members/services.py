@@ -1,10 +1,12 @@
 """Every write to a member's own data, and the avatar's limits (checked and re-encoded by
 core.images, like campaign covers)."""
 
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from core import images
 from core.errors import NotPermitted
+from core.models import record
 from members.models import Member
 
 AVATAR_MAX_BYTES = 2 * 1024 * 1024
@@ -54,10 +56,6 @@ def remove_avatar(member: Member, *, by: Member, reason=""):
     go through update_profile's checks, which the admin's file field would skip)."""
     if not (by.is_staff and by.has_perm("members.change_member")):
         raise NotPermitted("You do not have permission to do this.")
-    from django.db import transaction
-
-    from core.models import record
-
     if not member.avatar:
         return member
     with transaction.atomic():
