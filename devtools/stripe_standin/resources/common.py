@@ -1,0 +1,69 @@
+"""Helpers every resource module uses: list and search answers, timestamps, ids."""
+
+from __future__ import annotations
+
+from ..errors import bad_value, invalid
+from ..params import take
+
+LIST_PARAMS = {"limit": int, "starting_after": str, "ending_before": str}
+MAX_LIMIT = 100
+
+
+def list_answer(url: str, items: list[dict], params: dict) -> dict:
+    """Stripe's list object, newest first, with cursor pagination."""
+    limit = params.get("limit", 10)
+    if not 1 <= limit <= MAX_LIMIT:
+        raise bad_value("limit", f"This value must be between 1 and {MAX_LIMIT}.")
+    ordered = sorted(items, key=lambda obj: obj.get("created", 0), reverse=True)
+    ids = [obj["id"] for obj in ordered]
+    if params.get("starting_after"):
+        if params["starting_after"] not in ids:
+            raise invalid(
+                f"No such object: '{params['starting_after']}'",
+                param="starting_after",
+                code="resource_missing",
+            )
+        ordered = ordered[ids.index(params["starting_after"]) + 1 :]
+    elif params.get("ending_before"):
+        if params["ending_before"] not in ids:
+            raise invalid(
+                f"No such object: '{params['ending_before']}'",
+                param="ending_before",
+                code="resource_missing",
+            )
+        ordered = ordered[: ids.index(params["ending_before"])][-limit:]
+    page = ordered[:limit]
+    return {
+        "object": "list",
+        "data": page,
+        "has_more": len(ordered) > limit,
+        "url": url,
+    }
+
+
+def search_answer(url: str, items: list[dict], params: dict) -> dict:
+    """Stripe's search_result object (page cursor = an offset, opaque to clients)."""
+    limit = params.get("limit", 10)
+    if not 1 <= limit <= MAX_LIMIT:
+        raise bad_value("limit", f"This value must be between 1 and {MAX_LIMIT}.")
+    ordered = sorted(items, key=lambda obj: obj.get("created", 0), reverse=True)
+    offset = 0
+    if params.get("page"):
+        try:
+            offset = int(params["page"].removeprefix("page_"))
+        except ValueError:
+            raise bad_value("page", "Invalid page cursor") from None
+    page = ordered[offset : offset + limit]
+    more = len(ordered) > offset + limit
+    return {
+        "object": "search_result",
+        "data": page,
+        "has_more": more,
+        "next_page": f"page_{offset + limit}" if more else None,
+        "total_count": len(ordered),
+        "url": url,
+    }
+
+
+def take_list(call, extra: dict | None = None) -> dict:
+    return take(call.params, {**LIST_PARAMS, **(extra or {})})

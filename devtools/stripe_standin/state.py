@@ -1,0 +1,191 @@
+"""The stand-in's one object store: every Stripe object it has made, with Stripe's rules kept
+in the resource modules (`resources/`). Both doors (the HTTP server and the in-process
+gateway) share one `Standin`; nothing else holds state.
+
+Objects are kept as the JSON dicts Stripe would answer with (so what a door returns is what
+the store holds), in one dict per object type, insertion-ordered for lists. `private` keeps
+what Stripe knows but does not show (a test card's behaviour, a PaymentIntent's 3-D Secure
+state). Every read and write happens under `lock`; a request's work is short (no I/O), so one
+lock serves hundreds of requests a second.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import threading
+import time
+from collections import defaultdict
+
+from .errors import missing
+from .faults import FaultState, Stats
+
+API_VERSION = "2025-03-31.basil"
+_ID_ALPHABET = string.ascii_letters + string.digits
+IDEMPOTENCY_KEY_TTL = 24 * 3600  # Stripe keeps idempotent results for 24 hours
+
+# Human names used in Stripe's "No such …" messages.
+KIND_NAMES = {
+    "customer": "customer",
+    "payment_method": "PaymentMethod",
+    "setup_intent": "setupintent",
+    "payment_intent": "payment_intent",
+    "charge": "charge",
+    "refund": "refund",
+    "balance_transaction": "balance transaction",
+    "account": "account",
+    "transfer": "transfer",
+    "transfer_reversal": "transfer reversal",
+    "event": "event",
+    "webhook_endpoint": "webhook endpoint",
+    "dispute": "dispute",
+}
+
+
+def new_id(prefix: str, length: int = 24) -> str:
+    return f"{prefix}_{''.join(secrets.choice(_ID_ALPHABET) for _ in range(length))}"
+
+
+class Standin:
+    def __init__(self, *, clock=time.time, seed: int | None = None, public_url: str = ""):
+        self.lock = threading.RLock()
+        self.clock = clock
+        self.public_url = public_url.rstrip("/")  # where browsers reach the HTTP door
+        self.faults = FaultState(seed)
+        self.stats = Stats()
+        # Set by the webhooks module: called with each new event, outside no lock of its own.
+        self.event_listeners: list = []
+        # Background services with start()/stop() (the webhook dispatcher).
+        self.services: list = []
+        self.settings = {
+            # Seconds until a charge's funds are available (Stripe: days; 0 = at once).
+            "available_after_s": 0,
+            # Stripe's fee for European cards: 1.5 % + 0.25 in the charge's currency.
+            "fee_percent": "1.5",
+            "fee_fixed_minor": 25,
+        }
+        self._clear()
+
+    def _clear(self) -> None:
+        self.objects: dict[str, dict[str, dict]] = defaultdict(dict)
+        self.private: dict[str, dict] = defaultdict(dict)
+        self._metadata_index: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+        self.idempotency: dict[tuple[str, str, str], dict] = {}
+
+    def reset(self) -> None:
+        """Forget every object, key, fault and counter (webhook endpoints included)."""
+        with self.lock:
+            self._clear()
+            self.faults.reset()
+            self.stats.reset()
+
+    def start(self) -> None:
+        """Start background work (webhook deliveries); the HTTP door calls it at start-up."""
+        for service in self.services:
+            service.start()
+
+    def stop(self) -> None:
+        for service in self.services:
+            service.stop()
+
+    def faults_update(self, values: dict) -> None:
+        self.faults.switches.update(values)
+
+    def stats_snapshot(self) -> dict:
+        snapshot = self.stats.snapshot()
+        with self.lock:
+            snapshot["objects"] = {kind: len(table) for kind, table in self.objects.items()}
+            snapshot["idempotency_keys"] = len(self.idempotency)
+        return snapshot
+
+    def expire_idempotency_keys(self) -> int:
+        """The switch that makes every stored key expire now (Stripe: after 24 hours)."""
+        with self.lock:
+            expired = len(self.idempotency)
+            self.idempotency.clear()
+            return expired
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    # --- objects ------------------------------------------------------------------------
+    def add(self, obj: dict, **private) -> dict:
+        kind = obj["object"]
+        self.objects[kind][obj["id"]] = obj
+        if private:
+            self.private[obj["id"]].update(private)
+        if obj.get("metadata"):
+            self.index_metadata(obj)
+        return obj
+
+    def get(self, kind: str, object_id, *, param: str = "id") -> dict:
+        if not isinstance(object_id, str):
+            raise missing(KIND_NAMES.get(kind, kind), str(object_id), param=param)
+        obj = self.objects[kind].get(object_id)
+        if obj is None:
+            raise missing(KIND_NAMES.get(kind, kind), object_id, param=param)
+        return obj
+
+    def find(self, object_id: str) -> dict | None:
+        """Any object by id (for `expand`)."""
+        for table in self.objects.values():
+            if object_id in table:
+                return table[object_id]
+        return None
+
+    def all(self, kind: str) -> list[dict]:
+        return list(self.objects[kind].values())
+
+    def set_metadata(self, obj: dict, metadata: dict) -> None:
+        obj["metadata"] = metadata
+        self.index_metadata(obj)
+
+    def index_metadata(self, obj: dict) -> None:
+        for key, value in (obj.get("metadata") or {}).items():
+            ids = self._metadata_index[(obj["object"], key, value)]
+            if obj["id"] not in ids:
+                ids.append(obj["id"])
+
+    def by_metadata(self, kind: str, key: str, value: str) -> list[dict]:
+        """Objects whose metadata[key] is value now (the index may hold stale ids)."""
+        table = self.objects[kind]
+        found = []
+        for object_id in self._metadata_index.get((kind, key, value), ()):
+            obj = table.get(object_id)
+            if obj is not None and (obj.get("metadata") or {}).get(key) == value:
+                found.append(obj)
+        return found
+
+    # --- events -------------------------------------------------------------------------
+    def emit(
+        self,
+        event_type: str,
+        obj: dict,
+        *,
+        account: str | None = None,
+        previous_attributes: dict | None = None,
+        request: dict | None = None,
+    ) -> dict:
+        """Record an event about `obj` (a snapshot of it now) and tell the listeners."""
+        import copy
+
+        data = {"object": copy.deepcopy(obj)}
+        if previous_attributes:
+            data["previous_attributes"] = previous_attributes
+        event = {
+            "id": new_id("evt"),
+            "object": "event",
+            "api_version": API_VERSION,
+            "created": self.now(),
+            "data": data,
+            "livemode": False,
+            "pending_webhooks": 0,
+            "request": request or {"id": None, "idempotency_key": None},
+            "type": event_type,
+        }
+        if account:
+            event["account"] = account
+        self.add(event)
+        for listener in self.event_listeners:
+            listener(event)
+        return event
