@@ -86,8 +86,8 @@ def run(args):
     from django.utils import timezone
 
     from campaigns.models import Campaign
+    from devtools.stripe_standin.inprocess import FakeGateway
     from members.models import Member
-    from payments.fake_gateway import FakeGateway
     from pledges import services
 
     now = timezone.now()

@@ -45,6 +45,7 @@ class StripeGateway:
         webhook_tolerance: int = WEBHOOK_TOLERANCE_SECONDS,
         timeout: float = 30,
         max_network_retries: int = 2,
+        http_client: stripe.HTTPClient | None = None,
     ):
         self.webhook_secret = webhook_secret
         self.webhook_tolerance = webhook_tolerance
@@ -52,7 +53,8 @@ class StripeGateway:
             secret_key,
             base_addresses={"api": api_base.rstrip("/")},
             max_network_retries=max_network_retries,
-            http_client=stripe.RequestsClient(timeout=timeout),
+            # Another transport is for tests only (the stand-in's in-process door).
+            http_client=http_client or stripe.RequestsClient(timeout=timeout),
         )
         self._v1 = self._client.v1
 

@@ -1,9 +1,12 @@
-"""Stripe test fixtures for every app: a private localstripe server, signed webhooks, eager Celery.
+"""Stripe test fixtures for every app: a private Stripe stand-in server and localstripe, signed
+webhooks, eager Celery.
 
-Fixtures: `localstripe` (session; base URL of a running localstripe), `localstripe_settings`
-(points the STRIPE_* settings at it), `stripe_webhook_secret`, `post_stripe_webhook` (posts a
-signed event to our endpoint) and `celery_eager` (tasks run in-process). Helpers
-`stripe_event()` and `sign_stripe_payload()` build payloads signed with Stripe's scheme.
+Fixtures: `stripe_standin` (session; our own stand-in server, devtools/stripe_standin, started
+once on a free port), `standin_settings` (points the STRIPE_* settings at it and resets it),
+`localstripe` (session; base URL of a running localstripe, the contract suite's second
+witness), `localstripe_settings`, `stripe_webhook_secret`, `post_stripe_webhook` (posts a signed
+event to our endpoint) and `celery_eager` (tasks run in-process). Helpers `stripe_event()` and
+`sign_stripe_payload()` build payloads signed with Stripe's scheme.
 """
 
 from __future__ import annotations
@@ -17,11 +20,37 @@ import uuid
 import pytest
 from django.urls import reverse
 
+from devtools.stripe_standin import process as standin_process
 from tests import localstripe_server
 from tests.conftest import service_unavailable
 
 LOCALSTRIPE_SECRET_KEY = "sk_test_localstripe"
 TEST_WEBHOOK_SECRET = "whsec_groundswell_tests"
+STANDIN_SECRET_KEY = "sk_test_groundswell_standin"
+STANDIN_PUBLISHABLE_KEY = "pk_test_groundswell_standin"
+
+
+@pytest.fixture(scope="session")
+def stripe_standin():
+    """Our Stripe stand-in, in its own process for the whole run (its webhook endpoints sign
+    with TEST_WEBHOOK_SECRET). It is our own code: failing to start is an error, not a skip."""
+    server = standin_process.start(
+        ["--webhook-secret", TEST_WEBHOOK_SECRET, "--webhook-retry-base", "0.2"]
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def standin_settings(settings, stripe_standin, stripe_webhook_secret):
+    """Point the STRIPE_* settings at the session's stand-in, emptied; returns the server."""
+    stripe_standin.reset()
+    settings.STRIPE_API_BASE = stripe_standin.base_url
+    settings.STRIPE_SECRET_KEY = STANDIN_SECRET_KEY
+    settings.STRIPE_PUBLISHABLE_KEY = STANDIN_PUBLISHABLE_KEY
+    settings.STRIPE_JS_URL = f"{stripe_standin.base_url}/js.stripe.com/v3/"
+    return stripe_standin
+
 
 # One server per test process, however many conftest files import the fixture.
 _server: localstripe_server.LocalStripeServer | None = None

@@ -176,8 +176,6 @@ class Stats:
                     key for key, n in self.succeeded_payment_intents.items() if n > 1
                 ),
                 "transfers_by_payout": dict(self.transfers),
-                "double_paid_payouts": sorted(
-                    key for key, n in self.transfers.items() if n > 1
-                ),
+                "double_paid_payouts": sorted(key for key, n in self.transfers.items() if n > 1),
                 "webhook_deliveries": dict(self.webhook_deliveries),
             }

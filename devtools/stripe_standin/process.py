@@ -1,7 +1,7 @@
 """Starting a private stand-in server in its own process (tests, benchmarks, the browser suite).
 
-    server = start(["--drop-next", "1"])   # free port, waits until it answers
-    server.set_faults(latency_ms=50); server.stats(); server.reset(); server.stop()
+server = start(["--drop-next", "1"])   # free port, waits until it answers
+server.set_faults(latency_ms=50); server.stats(); server.reset(); server.stop()
 """
 
 from __future__ import annotations
@@ -78,8 +78,14 @@ class StandinServer:
             self._log.close()
 
 
-def start(args: list[str] | None = None, *, port: int | None = None, attempts: int = 3,
-          timeout: float = START_TIMEOUT_SECONDS, env: dict | None = None) -> StandinServer:
+def start(
+    args: list[str] | None = None,
+    *,
+    port: int | None = None,
+    attempts: int = 3,
+    timeout: float = START_TIMEOUT_SECONDS,
+    env: dict | None = None,
+) -> StandinServer:
     problem = ""
     for _ in range(attempts):  # a free port may be taken between probing and binding
         server = _spawn(list(args or []), port or free_port(), env)

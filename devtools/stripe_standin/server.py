@@ -33,7 +33,9 @@ def create_app(standin: Standin):
             await site(scope, receive, send)
             return
         body = await _read_body(receive)
-        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
+        headers = {
+            key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]
+        }
         reply = api.handle(
             standin,
             scope["method"],
@@ -53,7 +55,9 @@ def create_app(standin: Standin):
             (b"content-length", str(len(payload)).encode()),
             *((key.lower().encode(), value.encode()) for key, value in reply.headers.items()),
         ]
-        await send({"type": "http.response.start", "status": reply.status, "headers": response_headers})
+        await send(
+            {"type": "http.response.start", "status": reply.status, "headers": response_headers}
+        )
         await send({"type": "http.response.body", "body": payload})
 
     app.standin = standin

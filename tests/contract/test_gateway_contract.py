@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from payments.fake_gateway import FakeGateway
+from devtools.stripe_standin.inprocess import FakeGateway
 from payments.gateway import (
     Charge,
     ChargeStatus,

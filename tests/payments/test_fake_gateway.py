@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from payments.fake_gateway import FakeGateway
+from devtools.stripe_standin.inprocess import FakeGateway
 from payments.gateway import ChargeStatus, PaymentProviderError
 
 MEMBER_SAFE_MESSAGE = PaymentProviderError().message

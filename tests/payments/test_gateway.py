@@ -35,7 +35,9 @@ def test_an_unreachable_provider_is_a_retryable_provider_error():
 
 
 def app_python_files():
+    # devtools (the Stripe stand-in) is test and demo tooling above every app, like tests/.
     skipped = {"payments", "tests", "bench", "var", "node_modules", "test-artifacts", "static"}
+    skipped |= {"devtools"}
     for top in BASE_DIR.iterdir():
         if top.is_dir() and not top.name.startswith(".") and top.name not in skipped:
             yield from top.rglob("*.py")
@@ -50,3 +52,16 @@ def test_only_the_payments_app_imports_stripe():
     assert offenders == []
     assert IMPORTS_STRIPE.search((BASE_DIR / "payments" / "stripe_gateway.py").read_text())
     assert not IMPORTS_STRIPE.search((BASE_DIR / "payments" / "gateway.py").read_text())
+
+
+IMPORTS_DEVTOOLS = re.compile(r"^\s*(import devtools\b|from devtools\b)", re.MULTILINE)
+
+
+def test_no_app_and_no_setting_imports_the_stripe_standin():
+    """The stand-in is test and demo tooling: production code never loads it."""
+    offenders = [
+        str(path.relative_to(BASE_DIR))
+        for path in [*app_python_files(), *(BASE_DIR / "payments").rglob("*.py")]
+        if IMPORTS_DEVTOOLS.search(path.read_text(errors="replace"))
+    ]
+    assert offenders == []

@@ -268,7 +268,7 @@ def test_signatures_are_checked_by_the_stripe_sdk(post_stripe_webhook, monkeypat
 
 
 def _gateways():
-    from payments.fake_gateway import FakeGateway
+    from devtools.stripe_standin.inprocess import FakeGateway
     from payments.stripe_gateway import StripeGateway
 
     secret = "whsec_both"

@@ -1,10 +1,10 @@
-"""Fixtures of the pledge tests: localstripe, signed webhooks, a supporter and a live campaign."""
+"""Fixtures of the pledge tests: the Stripe stand-in, signed webhooks, a supporter, a campaign."""
 
 import pytest
 
 from tests import localstripe_server
 from tests.factories import CampaignFactory, MemberFactory, RewardTierFactory
-from tests.stripe_fixtures import LOCALSTRIPE_SECRET_KEY
+from tests.stripe_fixtures import STANDIN_PUBLISHABLE_KEY
 
 
 @pytest.fixture
@@ -23,16 +23,23 @@ def reward(campaign):
 
 
 @pytest.fixture
-def confirm_in_browser(localstripe_settings):
-    """What Stripe.js does when the supporter submits the card form."""
+def confirm_in_browser(standin_settings):
+    """What Stripe.js does when the supporter submits the card form (publishable key and the
+    SetupIntent's client secret, as the page has them)."""
 
     def confirm(setup_intent_id, payment_method="pm_card_visa"):
+        base = standin_settings.base_url
+        key = {"secret_key": STANDIN_PUBLISHABLE_KEY}
+        status, intent = localstripe_server.api(
+            base, "GET", f"/v1/setup_intents/{setup_intent_id}", None, secret_key="sk_test_x"
+        )
+        assert status == 200, intent
         status, body = localstripe_server.api(
-            localstripe_settings,
+            base,
             "POST",
             f"/v1/setup_intents/{setup_intent_id}/confirm",
-            {"payment_method": payment_method},
-            secret_key=LOCALSTRIPE_SECRET_KEY,
+            {"payment_method": payment_method, "client_secret": intent["client_secret"]},
+            **key,
         )
         assert status == 200, body
         return body
@@ -43,7 +50,7 @@ def confirm_in_browser(localstripe_settings):
 @pytest.fixture
 def fake_gateway(monkeypatch):
     """Our in-memory provider as the configured one: get_gateway() returns it everywhere."""
-    from payments.fake_gateway import FakeGateway
+    from devtools.stripe_standin.inprocess import FakeGateway
     from tests.stripe_fixtures import TEST_WEBHOOK_SECRET
 
     gateway = FakeGateway(webhook_secret=TEST_WEBHOOK_SECRET)  # post_stripe_webhook's secret

@@ -25,7 +25,7 @@ MAX_PLEDGE_MINOR = 1_000_000
 @pytest.fixture
 def provider(monkeypatch):
     """Our in-memory payment provider in place of the configured one."""
-    from payments.fake_gateway import FakeGateway
+    from devtools.stripe_standin.inprocess import FakeGateway
 
     gateway = FakeGateway()
     monkeypatch.setattr("payments.gateway.get_gateway", lambda: gateway)

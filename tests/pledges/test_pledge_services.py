@@ -1,4 +1,4 @@
-"""The pledge flow through its services, against localstripe: set-up, activation, changes."""
+"""The pledge flow through its services, on the Stripe stand-in: set-up, activation, changes."""
 
 import datetime as dt
 
@@ -13,7 +13,7 @@ from pledges import services
 from pledges.models import Pledge, PledgeFailure
 from tests.factories import CampaignFactory, PledgeFactory, RewardTierFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.localstripe]
+pytestmark = [pytest.mark.django_db]
 
 
 def start(campaign, supporter, **overrides):
@@ -23,7 +23,7 @@ def start(campaign, supporter, **overrides):
 
 
 def test_pledge_becomes_active_once_the_card_is_confirmed(
-    localstripe_settings, campaign, reward, supporter, confirm_in_browser
+    standin_settings, campaign, reward, supporter, confirm_in_browser
 ):
     pledge = start(campaign, supporter, amount_minor=1_000, reward=reward)
     assert pledge.status == Pledge.Status.PENDING
@@ -45,7 +45,7 @@ def test_pledge_becomes_active_once_the_card_is_confirmed(
 
 
 def test_confirmation_email_states_the_funding_model(
-    localstripe_settings,
+    standin_settings,
     campaign,
     supporter,
     confirm_in_browser,
@@ -60,14 +60,14 @@ def test_confirmation_email_states_the_funding_model(
     assert "€10.00" in body and "only if the campaign reaches its goal of €5,000" in body
 
 
-def test_unconfirmed_card_does_not_activate(localstripe_settings, campaign, supporter):
+def test_unconfirmed_card_does_not_activate(standin_settings, campaign, supporter):
     pledge = start(campaign, supporter)
     with pytest.raises(DomainError, match="not been confirmed"):
         services.confirm_card(pledge, by=supporter)
     assert Pledge.objects.get(pk=pledge.pk).status == Pledge.Status.PENDING
 
 
-def test_same_idempotency_key_gives_the_same_pledge(localstripe_settings, campaign, supporter):
+def test_same_idempotency_key_gives_the_same_pledge(standin_settings, campaign, supporter):
     first = start(campaign, supporter, idempotency_key="k-1")
     second = start(campaign, supporter, idempotency_key="k-1")
     assert first.pk == second.pk
@@ -75,9 +75,7 @@ def test_same_idempotency_key_gives_the_same_pledge(localstripe_settings, campai
     assert Pledge.objects.filter(supporter=supporter).count() == 1
 
 
-def test_new_attempt_replaces_an_abandoned_pending_pledge(
-    localstripe_settings, campaign, supporter
-):
+def test_new_attempt_replaces_an_abandoned_pending_pledge(standin_settings, campaign, supporter):
     first = start(campaign, supporter, idempotency_key="a")
     second = start(campaign, supporter, idempotency_key="b")
     assert Pledge.objects.get(pk=first.pk).status == Pledge.Status.CANCELLED
@@ -93,9 +91,7 @@ def test_new_attempt_replaces_an_abandoned_pending_pledge(
         (500, "at least €10.00"),  # below the reward's minimum
     ],
 )
-def test_bad_amounts_create_nothing(
-    localstripe_settings, campaign, reward, supporter, amount, message
-):
+def test_bad_amounts_create_nothing(standin_settings, campaign, reward, supporter, amount, message):
     with pytest.raises(DomainError, match=message) as error:
         start(campaign, supporter, amount_minor=amount, reward=reward)
     assert error.value.field == "amount"
@@ -104,14 +100,14 @@ def test_bad_amounts_create_nothing(
     assert not PledgeFailure.objects.exists()
 
 
-def test_reward_of_another_campaign_is_refused(localstripe_settings, campaign, supporter):
+def test_reward_of_another_campaign_is_refused(standin_settings, campaign, supporter):
     foreign = RewardTierFactory()
     with pytest.raises(DomainError, match="not part of this campaign"):
         start(campaign, supporter, amount_minor=5_000, reward=foreign)
     assert not Pledge.objects.exists()
 
 
-def test_sold_out_reward_is_refused(localstripe_settings, campaign, supporter):
+def test_sold_out_reward_is_refused(standin_settings, campaign, supporter):
     limited = RewardTierFactory(campaign=campaign, quantity_limit=1, minimum_minor=1_000)
     PledgeFactory(campaign=campaign, reward=limited)
     with pytest.raises(DomainError, match="sold out"):
@@ -119,14 +115,14 @@ def test_sold_out_reward_is_refused(localstripe_settings, campaign, supporter):
 
 
 @pytest.mark.parametrize("status", ["draft", "in_review", "approved", "cancelled", "funded"])
-def test_campaign_not_live_takes_no_pledges(localstripe_settings, supporter, status):
+def test_campaign_not_live_takes_no_pledges(standin_settings, supporter, status):
     campaign = CampaignFactory(live=True, status=status)
     with pytest.raises(DomainError, match="not taking pledges"):
         start(campaign, supporter)
 
 
 def test_no_pledge_after_the_deadline_even_from_an_old_page(
-    localstripe_settings, campaign, supporter, confirm_in_browser
+    standin_settings, campaign, supporter, confirm_in_browser
 ):
     pledge = start(campaign, supporter)
     confirm_in_browser(pledge.setup_intent_id)
@@ -139,12 +135,12 @@ def test_no_pledge_after_the_deadline_even_from_an_old_page(
         start(campaign, supporter, idempotency_key="late")
 
 
-def test_organizer_cannot_pledge_to_own_campaign(localstripe_settings, campaign):
+def test_organizer_cannot_pledge_to_own_campaign(standin_settings, campaign):
     with pytest.raises(DomainError, match="Organizers cannot pledge"):
         start(campaign, campaign.organizer)
 
 
-def test_change_amount_and_reward_rechecks_limits(localstripe_settings, campaign, supporter):
+def test_change_amount_and_reward_rechecks_limits(standin_settings, campaign, supporter):
     pledge = PledgeFactory(campaign=campaign, supporter=supporter, amount_minor=1_000)
     cheap = RewardTierFactory(campaign=campaign, minimum_minor=2_000, quantity_limit=5)
     scarce = RewardTierFactory(campaign=campaign, minimum_minor=2_000, quantity_limit=1)
@@ -176,7 +172,7 @@ def test_cancel_before_but_not_after_the_deadline(campaign, supporter):
 
 
 def test_update_card_swaps_the_payment_method(
-    localstripe_settings, campaign, supporter, confirm_in_browser
+    standin_settings, campaign, supporter, confirm_in_browser
 ):
     pledge = start(campaign, supporter)
     confirm_in_browser(pledge.setup_intent_id)
@@ -213,7 +209,7 @@ def test_abandoned_pending_pledges_expire(campaign, supporter):
     assert Pledge.objects.get(pk=fresh.pk).status == Pledge.Status.PENDING
 
 
-def test_updating_the_card_is_throttled_too(localstripe_settings, campaign, supporter):
+def test_updating_the_card_is_throttled_too(standin_settings, campaign, supporter):
     pledge = PledgeFactory(campaign=campaign, supporter=supporter)
     from pledges import throttle
 
@@ -224,7 +220,7 @@ def test_updating_the_card_is_throttled_too(localstripe_settings, campaign, supp
 
 
 def test_a_failing_email_does_not_undo_or_hide_an_activation(
-    localstripe_settings,
+    standin_settings,
     campaign,
     supporter,
     confirm_in_browser,

@@ -3,7 +3,7 @@
 import pytest
 
 from core.errors import DomainError
-from payments.fake_gateway import FakeGateway
+from devtools.stripe_standin.inprocess import FakeGateway
 from payments.gateway import PaymentProviderError
 from payments.models import StripeCustomer
 from payments.services import ensure_customer

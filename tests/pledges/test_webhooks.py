@@ -9,11 +9,11 @@ from pledges.models import Pledge, PledgeFailure
 from tests.factories import PledgeFactory
 from tests.stripe_fixtures import stripe_event
 
-pytestmark = [pytest.mark.django_db, pytest.mark.localstripe]
+pytestmark = [pytest.mark.django_db]
 
 
 def test_setup_intent_succeeded_activates_the_pledge_without_the_page(
-    localstripe_settings,
+    standin_settings,
     campaign,
     supporter,
     confirm_in_browser,

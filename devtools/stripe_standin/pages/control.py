@@ -1,12 +1,12 @@
 """Control endpoints for tests and benchmarks (`/_standin/…`): faults, stats, reset, keys.
 
-    GET  /_standin/faults              the switches now
-    POST /_standin/faults              set some (JSON object or form fields), e.g. drop_next=1
-    GET  /_standin/stats               counters (requests by endpoint, 429s, the double-charge
-                                       and double-transfer detectors, webhook deliveries)
-    POST /_standin/reset               forget every object, key, fault and counter
-    POST /_standin/idempotency/expire  expire every stored idempotency key now
-    GET  /_standin/health              200 when it answers
+GET  /_standin/faults              the switches now
+POST /_standin/faults              set some (JSON object or form fields), e.g. drop_next=1
+GET  /_standin/stats               counters (requests by endpoint, 429s, the double-charge
+                                   and double-transfer detectors, webhook deliveries)
+POST /_standin/reset               forget every object, key, fault and counter
+POST /_standin/idempotency/expire  expire every stored idempotency key now
+GET  /_standin/health              200 when it answers
 """
 
 from __future__ import annotations

@@ -82,7 +82,9 @@ def update(call, customer_id):
         if key in values:
             customer[key] = values[key] or ([] if key == "preferred_locales" else None)
     if "metadata" in values:
-        call.standin.set_metadata(customer, merge_metadata(customer["metadata"], values["metadata"]))
+        call.standin.set_metadata(
+            customer, merge_metadata(customer["metadata"], values["metadata"])
+        )
     if "invoice_settings" in values:
         default = values["invoice_settings"].get("default_payment_method") or None
         customer["invoice_settings"]["default_payment_method"] = default

@@ -35,25 +35,41 @@ def create_card(call, card_values: dict, values: dict) -> dict:
     """A card PaymentMethod from what the member typed (number, expiry, CVC)."""
     number = "".join((card_values.get("number") or "").split())
     if not number:
-        raise invalid("Missing required param: card[number].", param="card[number]",
-                      code="parameter_missing", stored=False)
+        raise invalid(
+            "Missing required param: card[number].",
+            param="card[number]",
+            code="parameter_missing",
+            stored=False,
+        )
     if not number.isdigit() or not 12 <= len(number) <= 19 or not _luhn(number):
-        raise card_error("Your card number is incorrect.", code="incorrect_number",
-                         extra={"param": "card[number]"})
+        raise card_error(
+            "Your card number is incorrect.",
+            code="incorrect_number",
+            extra={"param": "card[number]"},
+        )
     month, year = card_values.get("exp_month"), card_values.get("exp_year")
     if month is None or not 1 <= month <= 12:
-        raise card_error("Your card's expiration month is invalid.", code="invalid_expiry_month",
-                         extra={"param": "card[exp_month]"})
+        raise card_error(
+            "Your card's expiration month is invalid.",
+            code="invalid_expiry_month",
+            extra={"param": "card[exp_month]"},
+        )
     if year is not None and year < 100:
         year += 2000
     today = dt.date.fromtimestamp(call.standin.now())
     if year is None or (year, month) < (today.year, today.month) or year > today.year + 50:
-        raise card_error("Your card's expiration year is invalid.", code="invalid_expiry_year",
-                         extra={"param": "card[exp_year]"})
+        raise card_error(
+            "Your card's expiration year is invalid.",
+            code="invalid_expiry_year",
+            extra={"param": "card[exp_year]"},
+        )
     cvc = card_values.get("cvc")
     if cvc is not None and not (cvc.isdigit() and len(cvc) in (3, 4)):
-        raise card_error("Your card's security code is invalid.", code="invalid_cvc",
-                         extra={"param": "card[cvc]"})
+        raise card_error(
+            "Your card's security code is invalid.",
+            code="invalid_cvc",
+            extra={"param": "card[cvc]"},
+        )
     behaviour = cards.BY_NUMBER.get(number) or cards.TestCard(number, _brand(number))
     return _new(call, behaviour, month, year, values, cvc_given=cvc is not None)
 
@@ -99,7 +115,7 @@ def attach_to(call, payment_method_id: str, customer_id: str, *, param="payment_
     payment_method = resolve(call, payment_method_id, param=param)
     if payment_method["customer"] == customer_id:
         raise invalid(
-            f"The payment method you provided has already been attached to a customer.",
+            "The payment method you provided has already been attached to a customer.",
             param="payment_method",
             code="payment_method_unexpected_state",
         )
@@ -119,7 +135,7 @@ def attach_to(call, payment_method_id: str, customer_id: str, *, param="payment_
 @route("GET", "/v1/payment_methods/{payment_method_id}", publishable=True)
 def retrieve(call, payment_method_id):
     take(call.params, {})
-    return call.standin.get("payment_method", payment_method_id)
+    return resolve(call, payment_method_id, param="id")  # a test id answers with a new card
 
 
 @route("POST", "/v1/payment_methods/{payment_method_id}")

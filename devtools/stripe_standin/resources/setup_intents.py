@@ -23,8 +23,11 @@ AUTHENTICATION_FAILED = (
 )
 _CONFIRM = {
     "payment_method": str,
-    "payment_method_data": {"type": ("card",), "card": payment_methods._CARD,
-                            "billing_details": payment_methods._BILLING},
+    "payment_method_data": {
+        "type": ("card",),
+        "card": payment_methods._CARD,
+        "billing_details": payment_methods._BILLING,
+    },
     "return_url": str,
     "use_stripe_sdk": bool,
     "client_secret": str,
@@ -79,7 +82,11 @@ def create(call):
         "payment_method": None,
         "payment_method_configuration_details": None,
         "payment_method_options": {
-            "card": {"mandate_options": None, "network": None, "request_three_d_secure": "automatic"}
+            "card": {
+                "mandate_options": None,
+                "network": None,
+                "request_three_d_secure": "automatic",
+            }
         },
         "payment_method_types": types,
         "single_use_mandate": None,
@@ -89,7 +96,9 @@ def create(call):
     standin.add(setup_intent)
     standin.emit("setup_intent.created", setup_intent, request=call.request)
     if values.get("payment_method"):
-        setup_intent["payment_method"] = payment_methods.resolve(call, values["payment_method"])["id"]
+        setup_intent["payment_method"] = payment_methods.resolve(call, values["payment_method"])[
+            "id"
+        ]
         setup_intent["status"] = "requires_confirmation"
         if values.get("confirm"):
             _confirm(call, setup_intent, setup_intent["payment_method"])
@@ -114,7 +123,9 @@ def update(call, setup_intent_id):
         setup_intent["description"] = values["description"] or None
     if values.get("payment_method"):
         _waiting(setup_intent, "update")
-        setup_intent["payment_method"] = payment_methods.resolve(call, values["payment_method"])["id"]
+        setup_intent["payment_method"] = payment_methods.resolve(call, values["payment_method"])[
+            "id"
+        ]
         setup_intent["status"] = "requires_confirmation"
     return setup_intent
 
