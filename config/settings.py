@@ -1,7 +1,7 @@
 """Groundswell settings: one module, every deployment difference comes from the environment.
 
 With no environment at all this is the *embedded default* (SQLite file, a filesystem Celery
-broker, localstripe on localhost, console email). Production sets DEBUG=False plus the values
+broker, our Stripe stand-in on localhost, console email). Production sets DEBUG=False plus the values
 in the README's configuration table; `manage.py check --deploy` then reports nothing.
 """
 
@@ -211,7 +211,7 @@ SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
-# Scripts only from ourselves and the configured Stripe.js origin (localstripe in development).
+# Scripts only from ourselves and the configured Stripe.js origin (the stand-in in development).
 CONTENT_SECURITY_POLICY_EXTRA_ORIGINS = env.list("CSP_EXTRA_ORIGINS", default=[])
 
 # --- Celery ---------------------------------------------------------------------------------
@@ -220,12 +220,13 @@ CELERY_BROKER_FILESYSTEM_FOLDER = VAR_DIR / "celery-broker"
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
-# --- Stripe (localstripe by default; real test keys work unchanged) -------------------------
-STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="sk_test_localstripe")
-STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="pk_test_localstripe")
+# --- Stripe (our Stripe stand-in on localhost by default; real test keys work unchanged) -----
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="sk_test_groundswell_standin")
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="pk_test_groundswell_standin")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="http://localhost:8420")
 STRIPE_JS_URL = env.str("STRIPE_JS_URL", default="http://localhost:8420/js.stripe.com/v3/")
-STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_localstripe")
+# The stand-in signs with the secret it was started with (bin/dev passes this one).
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_groundswell_dev")
 
 # --- Money limits (integer minor units) -----------------------------------------------------
 MIN_PLEDGE_MINOR = env.int("MIN_PLEDGE_MINOR", default=100)

@@ -204,6 +204,26 @@ class StripeGateway:
 
     # --- Webhooks --------------------------------------------------------------------------
 
+    def ensure_webhook_endpoint(self, url: str, events: list[str]) -> tuple[str, str]:
+        """Register `url` for `events` through Stripe's webhook endpoint API, or bring the
+        endpoint already registered for it up to date; returns (endpoint id, "created" |
+        "updated" | "unchanged"). Set-up tooling, not a gateway call the platform makes."""
+        wanted = sorted(set(events))
+        with _translated_errors():
+            for endpoint in self._v1.webhook_endpoints.list(params={"limit": 100}).auto_paging_iter():
+                if endpoint.url != url:
+                    continue
+                if sorted(endpoint.enabled_events) == wanted and endpoint.status == "enabled":
+                    return endpoint.id, "unchanged"
+                self._v1.webhook_endpoints.update(
+                    endpoint.id, params={"enabled_events": wanted, "disabled": False}
+                )
+                return endpoint.id, "updated"
+            created = self._v1.webhook_endpoints.create(
+                params={"url": url, "enabled_events": wanted, "description": "Groundswell"}
+            )
+        return created.id, "created"
+
     def verify_webhook(self, payload, signature_header):
         if not self.webhook_secret:
             raise InvalidWebhook("No webhook signing secret is configured.")

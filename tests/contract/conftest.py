@@ -1,3 +1,3 @@
-"""Fixtures of the provider contract suite (the shared localstripe server)."""
+"""Fixtures of the provider contract suite (the shared localstripe and stand-in servers)."""
 
-from tests.stripe_fixtures import localstripe  # noqa: F401  (fixture, re-exported)
+from tests.stripe_fixtures import localstripe, stripe_standin  # noqa: F401  (fixtures)

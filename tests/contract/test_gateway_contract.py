@@ -1,7 +1,8 @@
 """The gateway contract: the same calls against every provider we use.
 
-Always against localstripe and our in-memory FakeGateway; against real Stripe test mode too
-when STRIPE_SECRET_KEY holds a real `sk_test_` key. Where the providers differ on purpose
+Always against our Stripe stand-in through both of its doors (the HTTP server, and the
+in-process FakeGateway) and against localstripe; against real Stripe test mode too when
+STRIPE_SECRET_KEY holds a real `sk_test_` key. Where the providers differ on purpose
 (3-D Secure shape, idempotency keys, what localstripe lets through) the difference is asserted,
 so a change on either side shows up here first. The tests only talk to `provider` hooks and the
 gateway; a provider-specific step (what Stripe.js or the member does) is a `Provider` method.
@@ -29,7 +30,12 @@ from payments.gateway import (
 )
 from payments.stripe_gateway import StripeGateway
 from tests import localstripe_server
-from tests.stripe_fixtures import LOCALSTRIPE_SECRET_KEY, sign_stripe_payload, stripe_event
+from tests.stripe_fixtures import (
+    LOCALSTRIPE_SECRET_KEY,
+    STANDIN_SECRET_KEY,
+    sign_stripe_payload,
+    stripe_event,
+)
 
 WEBHOOK_SECRET = "whsec_contract_suite"
 REAL_STRIPE_API_BASE = "https://api.stripe.com"
@@ -99,8 +105,34 @@ class Provider:
 
 
 @dataclass
+class StandinProvider(Provider):
+    """Our stand-in's HTTP door; the member's part in the browser is its Stripe.js endpoints."""
+
+    def card_that_always_requires_authentication(self) -> str:
+        return "pm_card_authenticationRequired"  # 4000 0027 6000 3184, as on Stripe
+
+    def pass_3d_secure(self, charge: Charge) -> bool:
+        # As on Stripe: the member confirms the PaymentIntent on the payment page, then passes
+        # the 3-D Secure challenge (the stand-in's challenge page calls _authenticate).
+        intent = self.api("GET", f"/v1/payment_intents/{charge.id}")
+        if intent["status"] == "requires_payment_method":
+            card = intent["last_payment_error"]["payment_method"]["id"]
+            self.api(
+                "POST",
+                f"/v1/payment_intents/{charge.id}/confirm",
+                {"payment_method": card, "client_secret": charge.client_secret},
+            )
+        self.api(
+            "POST",
+            f"/v1/payment_intents/{charge.id}/_authenticate",
+            {"client_secret": charge.client_secret, "success": "true"},
+        )
+        return True
+
+
+@dataclass
 class FakeProvider(Provider):
-    """Our in-memory FakeGateway: the browser's part is played by its test hooks."""
+    """The stand-in's in-process door (FakeGateway): the browser's part is its test hooks."""
 
     gateway: FakeGateway
 
@@ -120,8 +152,24 @@ class FakeProvider(Provider):
         return True
 
 
-@pytest.fixture(params=["localstripe", "fake", "stripe-test-mode"])
+@pytest.fixture(params=["standin", "localstripe", "fake", "stripe-test-mode"])
 def provider(request) -> Provider:
+    if request.param == "standin":
+        server = request.getfixturevalue("stripe_standin")
+        return StandinProvider(
+            name="standin",
+            gateway=StripeGateway(
+                secret_key=STANDIN_SECRET_KEY,
+                api_base=server.base_url,
+                webhook_secret=WEBHOOK_SECRET,
+            ),
+            honours_idempotency_keys=True,
+            caps_refunds=True,
+            missing_resource_code="resource_missing",
+            strict=True,
+            api_base=server.base_url,
+            secret_key=STANDIN_SECRET_KEY,
+        )
     if request.param == "localstripe":
         base_url = request.getfixturevalue("localstripe")
         return Provider(

@@ -132,8 +132,8 @@ def test_check_deploy_flags_the_development_secret_key(tmp_path):
 def test_docker_compose_defines_the_platform_services():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"postgres", "redis", "web", "worker", "beat", "localstripe"} <= set(services)
-    for name in ("postgres", "redis", "web", "localstripe"):
+    assert {"postgres", "redis", "web", "worker", "beat", "stripe"} <= set(services)
+    for name in ("postgres", "redis", "web", "stripe"):
         assert "healthcheck" in services[name], name
     for name in ("web", "worker", "beat"):
         env = services[name]["environment"]
