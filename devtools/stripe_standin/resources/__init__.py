@@ -2,10 +2,13 @@
 
 from . import (  # noqa: F401
     balance,
+    charges,
     connect,
     customers,
+    disputes,
     events,
     payment_intents,
     payment_methods,
+    refunds,
     setup_intents,
 )

@@ -1,0 +1,176 @@
+"""Refunds of succeeded charges, whole or in part, with Stripe's limits.
+
+A refund names a charge or a PaymentIntent (its latest charge); without an amount it refunds
+what is left. More than is left is a 400 `amount_too_large`, a fully refunded charge a 400
+`charge_already_refunded`, a charge that did not succeed or is disputed cannot be refunded.
+Each refund writes a balance transaction (type refund, negative, no fee: Stripe keeps its
+processing fee) and updates the charge's `amount_refunded`, `refunded` and `refunds`.
+Events: refund.created and charge.refunded (with the charge).
+"""
+
+from __future__ import annotations
+
+from ..api import route
+from ..errors import invalid
+from ..params import METADATA, amount, merge_metadata, take
+from ..state import new_id
+from . import balance, disputes
+from .common import list_answer, take_list
+
+# Currencies without minor units (Stripe's list), written without decimals.
+ZERO_DECIMAL = frozenset(
+    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv"}
+    | {"xaf", "xof", "xpf"}
+)
+_SYMBOLS = {"eur": "€", "usd": "$", "gbp": "£"}
+
+
+@route("POST", "/v1/refunds")
+def create(call):
+    values = take(
+        call.params,
+        {
+            "charge": str,
+            "payment_intent": str,
+            "amount": int,
+            "reason": ("duplicate", "fraudulent", "requested_by_customer"),
+            "metadata": METADATA,
+        },
+    )
+    standin = call.standin
+    charge = _charge_to_refund(call, values)
+    left = charge["amount"] - charge["amount_refunded"]
+    if left <= 0:
+        raise invalid(
+            f"Charge {charge['id']} has already been refunded.", code="charge_already_refunded"
+        )
+    refund_amount = amount(values) if "amount" in values else left
+    if refund_amount > left:
+        raise invalid(
+            f"Refund amount ({money(refund_amount, charge['currency'])}) is greater than "
+            f"unrefunded amount on charge ({money(left, charge['currency'])})",
+            param="amount",
+            code="amount_too_large",
+        )
+    refund_id = new_id("re")
+    transaction = balance.record(
+        call,
+        type="refund",
+        amount=-refund_amount,
+        currency=charge["currency"],
+        source=refund_id,
+        description=f"REFUND FOR CHARGE ({charge['description'] or charge['id']})",
+    )
+    refund = {
+        "id": refund_id,
+        "object": "refund",
+        "amount": refund_amount,
+        "balance_transaction": transaction["id"],
+        "charge": charge["id"],
+        "created": standin.now(),
+        "currency": charge["currency"],
+        "customer": charge["customer"],
+        "customer_account": None,
+        "destination_details": {"card": {"type": "refund"}, "type": "card"},
+        "metadata": values.get("metadata", {}),
+        "payment_intent": charge["payment_intent"],
+        "payment_method": charge["payment_method"],
+        "reason": values.get("reason"),
+        "receipt_number": None,
+        "source_transfer_reversal": None,
+        "status": "succeeded",
+        "transfer_reversal": None,
+    }
+    standin.add(refund, created_at=standin.clock())
+    previous = {"amount_refunded": charge["amount_refunded"], "refunded": charge["refunded"]}
+    charge["amount_refunded"] += refund_amount
+    charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+    refunds = charge["refunds"]
+    refunds["data"].insert(0, refund)
+    refunds["total_count"] = len(refunds["data"])
+    standin.emit("refund.created", refund, request=call.request)
+    standin.emit("charge.refunded", charge, previous_attributes=previous, request=call.request)
+    return refund
+
+
+@route("GET", "/v1/refunds/{refund_id}")
+def retrieve(call, refund_id):
+    take(call.params, {})
+    return call.standin.get("refund", refund_id)
+
+
+@route("POST", "/v1/refunds/{refund_id}")
+def update(call, refund_id):
+    values = take(call.params, {"metadata": METADATA})
+    refund = call.standin.get("refund", refund_id)
+    if "metadata" in values:
+        previous = {"metadata": dict(refund["metadata"])}
+        call.standin.set_metadata(refund, merge_metadata(refund["metadata"], values["metadata"]))
+        call.standin.emit(
+            "refund.updated", refund, previous_attributes=previous, request=call.request
+        )
+    return refund
+
+
+@route("GET", "/v1/refunds")
+def list_refunds(call):
+    values = take_list(call, {"charge": str, "payment_intent": str})
+    standin = call.standin
+    if "charge" in values:
+        items = list(standin.get("charge", values["charge"], param="charge")["refunds"]["data"])
+    else:
+        items = standin.all("refund")
+    if "payment_intent" in values:
+        items = [item for item in items if item["payment_intent"] == values["payment_intent"]]
+    return list_answer("/v1/refunds", items, values)
+
+
+def money(amount_minor: int, currency: str) -> str:
+    """An amount as Stripe writes it in messages: €12.50, $3.00, 1000 JPY."""
+    if currency in ZERO_DECIMAL:
+        return f"{amount_minor} {currency.upper()}"
+    major = f"{amount_minor // 100}.{amount_minor % 100:02d}"
+    symbol = _SYMBOLS.get(currency)
+    return f"{symbol}{major}" if symbol else f"{major} {currency.upper()}"
+
+
+def _charge_to_refund(call, values) -> dict:
+    standin = call.standin
+    if not values.get("charge") and not values.get("payment_intent"):
+        raise invalid(
+            "One of the following params should be provided for this request: payment_intent "
+            "or charge.",
+            code="parameter_missing",
+        )
+    if values.get("payment_intent"):
+        payment_intent = standin.get(
+            "payment_intent", values["payment_intent"], param="payment_intent"
+        )
+        if payment_intent["status"] != "succeeded":
+            raise invalid(
+                f"This PaymentIntent ({payment_intent['id']}) does not have a successful charge "
+                f"to refund (its status is {payment_intent['status']}).",
+                param="payment_intent",
+            )
+        charge = standin.get("charge", payment_intent["latest_charge"])
+        if values.get("charge") and values["charge"] != charge["id"]:
+            raise invalid(
+                f"The charge {values['charge']} does not belong to the PaymentIntent "
+                f"{payment_intent['id']}.",
+                param="charge",
+            )
+    else:
+        charge = standin.get("charge", values["charge"], param="charge")
+    if charge["status"] != "succeeded":
+        raise invalid(
+            f"Charge {charge['id']} has a status of {charge['status']}; only a succeeded charge "
+            "can be refunded.",
+            param="charge",
+        )
+    dispute = disputes.dispute_of(standin, charge)
+    if dispute is not None and dispute["status"] != "won":
+        raise invalid(
+            f"Charge {charge['id']} has been charged back; cannot issue a refund.",
+            code="charge_disputed",
+        )
+    return charge
