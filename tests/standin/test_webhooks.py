@@ -73,10 +73,7 @@ class Receiver:
                     delay = receiver.delay_s
                 if delay:
                     time.sleep(delay)
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
+                # Recorded before answering: once the dispatcher has its answer, it is here.
                 with receiver.cond:
                     receiver.requests.append(
                         {
@@ -89,6 +86,10 @@ class Receiver:
                         }
                     )
                     receiver.cond.notify_all()
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
 
             def log_message(self, *args):
                 pass
