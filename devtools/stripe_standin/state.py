@@ -17,6 +17,7 @@ import threading
 import time
 from collections import defaultdict
 
+from . import webhooks
 from .errors import missing
 from .faults import FaultState, Stats
 
@@ -65,6 +66,7 @@ class Standin:
             "fee_fixed_minor": 25,
         }
         self._clear()
+        webhooks.install(self)
 
     def _clear(self) -> None:
         self.objects: dict[str, dict[str, dict]] = defaultdict(dict)
@@ -78,6 +80,8 @@ class Standin:
             self._clear()
             self.faults.reset()
             self.stats.reset()
+            for service in self.services:
+                service.reset()  # the webhook dispatcher drops the deliveries still queued
 
     def start(self) -> None:
         """Start background work (webhook deliveries); the HTTP door calls it at start-up."""
