@@ -56,7 +56,7 @@ EVIDENCE_FIELDS = (
 def open_dispute(call, charge: dict) -> dict:
     """The cardholder disputes the charge as fraudulent: the funds and the fee are withdrawn."""
     standin = call.standin
-    dispute_id = new_id("du")
+    dispute_id = new_id("dp")
     transaction = balance.record(
         call,
         type="adjustment",
