@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -1008,7 +1009,7 @@ def test_the_api_shortcut_over_http(http_sdk):
 
 @pytest.mark.browser
 def test_the_onboarding_page_in_chromium(http_sdk, server):
-    chromium = Path("/usr/bin/chromium")
+    chromium = Path(shutil.which("chromium") or "/usr/bin/chromium")
     if not chromium.exists():
         service_unavailable("Chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
