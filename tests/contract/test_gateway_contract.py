@@ -80,9 +80,11 @@ class Provider:
             {"payment_method": payment_method},
             secret_key=self.secret_key,
         )
+        error = (body or {}).get("error") or {}
         if status == 402:  # the card form shows the decline
-            error = (body or {}).get("error") or {}
             raise PaymentDeclined(decline_code=error.get("decline_code") or error.get("code"))
+        if status == 400:  # e.g. a cancelled SetupIntent: the card form shows Stripe's message
+            raise PaymentProviderError(code=error.get("code") or "", detail=error.get("message"))
         assert status == 200, f"confirming {setup_intent.id} answered {status}: {body}"
         return body
 
