@@ -68,7 +68,6 @@ def create(call):
         "client_secret": f"{setup_intent_id}_secret_{secrets.token_urlsafe(24)}",
         "created": standin.now(),
         "customer": values.get("customer") or None,
-        "customer_account": None,
         "description": values.get("description") or None,
         "excluded_payment_method_types": None,
         "flow_directions": None,
