@@ -11,7 +11,6 @@ keys expire after 24 h), the endpoint itself under the store's lock, `expand[]`,
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -21,7 +20,7 @@ from urllib.parse import unquote
 from . import forms
 from .errors import StripeError, invalid
 from .params import expand_paths
-from .state import IDEMPOTENCY_KEY_TTL, Standin, new_id
+from .state import IDEMPOTENCY_KEY_TTL, Standin, new_id, snapshot
 
 
 @dataclass
@@ -239,7 +238,7 @@ def _answer(standin, method, path, found, query, body, headers, request_id) -> R
                 standin.stats.count("idempotent_replays")
                 return Reply(
                     saved["status"],
-                    copy.deepcopy(saved["body"]),
+                    saved["body"],  # a snapshot: never changed after it was stored
                     {
                         "Idempotent-Replayed": "true",
                         "Original-Request": saved["request_id"],
@@ -253,7 +252,7 @@ def _answer(standin, method, path, found, query, body, headers, request_id) -> R
                 standin.idempotency[scope] = {
                     "fingerprint": fingerprint,
                     "status": reply.status,
-                    "body": copy.deepcopy(reply.body),
+                    "body": reply.body,
                     "request_id": request_id,
                     "created": standin.clock(),
                 }
@@ -285,8 +284,8 @@ def _execute(standin: Standin, entry: Route, arguments: dict, call: Call) -> tup
         paths = expand_paths(call.params)
     except StripeError as error:
         return _error_reply(error), error.stored
-    if paths:
-        obj = expand(standin, obj, paths)
+    # A snapshot taken under the lock: the door serializes it after the lock is released.
+    obj = expand(standin, obj, paths) if paths else snapshot(obj)
     return Reply(200, obj), True
 
 
@@ -310,7 +309,7 @@ def _api_key(headers: Mapping[str, str]) -> str | None:
 
 def expand(standin: Standin, obj: dict, paths: list[str]) -> dict:
     """Replace ids by the objects they name, along each dotted path (`data.` for lists)."""
-    obj = copy.deepcopy(obj)
+    obj = snapshot(obj)
     for dotted in paths:
         _expand_path(standin, obj, dotted.split("."))
     return obj
@@ -329,5 +328,5 @@ def _expand_path(standin, node, parts):
         target = standin.find(value)
         if target is None:
             return
-        value = node[head] = copy.deepcopy(target)
+        value = node[head] = snapshot(target)
     _expand_path(standin, value, rest)

@@ -44,7 +44,18 @@ KIND_NAMES = {
 
 
 def new_id(prefix: str, length: int = 24) -> str:
-    return f"{prefix}_{''.join(secrets.choice(_ID_ALPHABET) for _ in range(length))}"
+    # 62 letters and digits; the modulo bias (256 % 62) does not matter for test ids.
+    return f"{prefix}_{''.join(_ID_ALPHABET[byte % 62] for byte in secrets.token_bytes(length))}"
+
+
+def snapshot(value):
+    """A deep copy of JSON-shaped data (dicts, lists, scalars), several times faster than
+    copy.deepcopy, for the object an event carries as it was when the event happened."""
+    if isinstance(value, dict):
+        return {key: snapshot(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [snapshot(item) for item in value]
+    return value
 
 
 class Standin:
@@ -171,9 +182,7 @@ class Standin:
         request: dict | None = None,
     ) -> dict:
         """Record an event about `obj` (a snapshot of it now) and tell the listeners."""
-        import copy
-
-        data = {"object": copy.deepcopy(obj)}
+        data = {"object": snapshot(obj)}
         if previous_attributes:
             data["previous_attributes"] = previous_attributes
         event = {
