@@ -51,11 +51,18 @@ def new_id(prefix: str, length: int = 24) -> str:
 def snapshot(value):
     """A deep copy of JSON-shaped data (dicts, lists, scalars), several times faster than
     copy.deepcopy, for the object an event carries as it was when the event happened."""
-    if isinstance(value, dict):
-        return {key: snapshot(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [snapshot(item) for item in value]
+    kind = type(value)
+    if kind is dict:
+        return {
+            key: snapshot(item) if type(item) in _CONTAINERS else item
+            for key, item in value.items()
+        }
+    if kind is list:
+        return [snapshot(item) if type(item) in _CONTAINERS else item for item in value]
     return value
+
+
+_CONTAINERS = (dict, list)
 
 
 class Standin:
@@ -82,7 +89,8 @@ class Standin:
     def _clear(self) -> None:
         self.objects: dict[str, dict[str, dict]] = defaultdict(dict)
         self.private: dict[str, dict] = defaultdict(dict)
-        self._metadata_index: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+        # (object type, key, value) -> ids, as an insertion-ordered set (a dict of None).
+        self._metadata_index: dict[tuple[str, str, str], dict[str, None]] = defaultdict(dict)
         self.idempotency: dict[tuple[str, str, str], dict] = {}
 
     def reset(self) -> None:
@@ -157,9 +165,7 @@ class Standin:
 
     def index_metadata(self, obj: dict) -> None:
         for key, value in (obj.get("metadata") or {}).items():
-            ids = self._metadata_index[(obj["object"], key, value)]
-            if obj["id"] not in ids:
-                ids.append(obj["id"])
+            self._metadata_index[(obj["object"], key, value)][obj["id"]] = None
 
     def by_metadata(self, kind: str, key: str, value: str) -> list[dict]:
         """Objects whose metadata[key] is value now (the index may hold stale ids)."""
