@@ -109,6 +109,7 @@ def test_the_3ds_page_shows_the_card_and_what_is_asked(standin, sdk):
     )
     assert status == 200
     assert "Visa •••• 3155" in body
+    assert "<dt>Merchant</dt><dd>Groundswell</dd>" in body
     assert "No charge now" in body
     assert "Complete authentication" in body and "Fail authentication" in body
     config = json.loads(body.split('id="standin-3ds">')[1].split("</script>")[0])
@@ -173,7 +174,15 @@ PLEDGE_PAGE = """<!doctype html>
 # A page with the card Element alone, for the API the pledge page does not use.
 ELEMENT_PAGE = """<!doctype html>
 <html lang="en">
-<head><meta charset="utf-8"><title>Element</title><script src="{stripe_js}"></script></head>
+<head><meta charset="utf-8"><title>Element</title><script src="{stripe_js}"></script>
+<style>
+  /* What a careless stylesheet does to every element: none of it may reach the card fields. */
+  * {{ font-size: 30px; color: green; letter-spacing: 3px; text-align: right; }}
+  div, p, ul, li, span {{ margin: 20px; padding: 20px; border: 2px solid red; }}
+  input {{ border: 3px solid red; padding: 12px; width: 50px; background: yellow; }}
+  button {{ background: red; padding: 30px; }}
+</style>
+</head>
 <body>
 <form id="form"><div id="card-element"></div></form>
 <script src="/static/element-page.js"></script>
@@ -491,7 +500,9 @@ def test_the_element_s_events_and_methods(page, host, sdk):
     assert card_field(page, "cardnumber").input_value() == "3782 822463 10005"
     page.keyboard.type("1234" + "1234" + "10115")
     changes = page.evaluate("events.filter(e => e.name === 'change').map(e => e.payload)")
-    assert changes[0]["empty"] is True and changes[0]["complete"] is False
+    # None at mount (as on Stripe); the first digit's says a card is being typed.
+    assert changes[0]["empty"] is False and changes[0]["complete"] is False
+    assert changes[0]["brand"] == "unknown" and changes[1]["brand"] == "amex"
     assert changes[-1] == {
         "elementType": "card",
         "empty": False,
@@ -530,6 +541,25 @@ def test_the_element_s_events_and_methods(page, host, sdk):
     page.evaluate("card.destroy()")
     assert page.locator("#card-element input").count() == 0
     assert page.locator(".standin-testcard").count() == 0
+
+
+@pytest.mark.browser
+def test_the_page_s_styles_do_not_reach_the_element(page, host):
+    page.goto(f"{host.url}/element")
+    page.wait_for_function("() => window.events.some(e => e.name === 'ready')")
+    number = card_field(page, "cardnumber")
+    style = number.evaluate(
+        "node => { const s = getComputedStyle(node); return [s.fontSize, s.borderTopWidth,"
+        " s.paddingLeft, s.backgroundColor, s.color, s.letterSpacing]; }"
+    )
+    assert style == ["16px", "0px", "0px", "rgba(0, 0, 0, 0)", "rgb(18, 52, 86)", "normal"]
+    boxes = [
+        card_field(page, n).bounding_box() for n in ("cardnumber", "exp-date", "cvc", "postal")
+    ]
+    assert len({round(box["y"]) for box in boxes}) == 1
+    assert page.locator(".standin-element").bounding_box()["height"] == 24
+    test_card = page.locator(".standin-testcard").first
+    assert test_card.evaluate("node => getComputedStyle(node).paddingTop") == "0px"
 
 
 def create_payment_intent(sdk, payment_method=None):

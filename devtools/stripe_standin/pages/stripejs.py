@@ -21,6 +21,7 @@ from string import Template
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from .. import cards
+from ..resources import connect
 from . import page
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
@@ -157,16 +158,14 @@ def _details(standin, intent: dict) -> list[tuple[str, str]]:
 
 
 def _merchant(standin, intent: dict) -> str:
-    """The connected account the money is for, when the intent names one and it is known."""
-    account_id = intent.get("on_behalf_of") or (intent.get("transfer_data") or {}).get(
-        "destination"
-    )
-    account = standin.objects.get("account", {}).get(account_id) if account_id else None
-    if not account:
-        return ""
-    profile = account.get("business_profile") or {}
-    dashboard = (account.get("settings") or {}).get("dashboard") or {}
-    return profile.get("name") or dashboard.get("display_name") or account_id
+    """Whom the cardholder pays, as Stripe shows it: the connected account the intent is made
+    on behalf of, else the platform (destination charges are the platform's)."""
+    account = standin.objects.get("account", {}).get(intent.get("on_behalf_of") or "")
+    if account:
+        profile = account.get("business_profile") or {}
+        dashboard = (account.get("settings") or {}).get("dashboard") or {}
+        return profile.get("name") or dashboard.get("display_name") or account["id"]
+    return connect.PLATFORM_NAME
 
 
 def format_amount(amount, currency) -> str:

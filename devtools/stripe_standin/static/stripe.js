@@ -344,7 +344,6 @@
         className: "standin-input standin-" + name,
         "aria-invalid": "false",
       }, attributes));
-      node.dataset.field = name;
       return node;
     }
     this._inputs = {
@@ -458,8 +457,8 @@
       node.value = formatExpiry(expiryDigits(node.value), deleting);
     } else if (name === "cvc") {
       node.value = digitsOf(node.value).slice(0, cvcLength(this._values().brand));
-    } else {
-      node.value = node.value.toUpperCase().slice(0, 10);
+    } else if (node.value !== node.value.toUpperCase()) {
+      node.value = node.value.toUpperCase();
     }
     if (name !== "postal") { placeCaret(node, atEnd ? null : caretDigits); }
     this._forced = false;
@@ -543,8 +542,9 @@
     }
   };
 
-  // Repaint the fields and the error line; send a change event when anything changed.
-  CardElement.prototype._refresh = function () {
+  // Repaint the fields and the error line; send a change event when anything changed (unless
+  // `quietly`: mounting sends none, as on Stripe).
+  CardElement.prototype._refresh = function (quietly) {
     var self = this;
     var checks = this._checks();
     var shown = this._shownError(checks, this._forced);
@@ -579,7 +579,7 @@
     }).join("|");
     if (fingerprint !== this._lastChange) {
       this._lastChange = fingerprint;
-      this._emit("change", change);
+      if (!quietly) { this._emit("change", change); }
     }
     return checks;
   };
@@ -644,7 +644,7 @@
     node.appendChild(this._host);
     node.insertAdjacentElement("afterend", this._extraHost);
     this._lastChange = "";
-    this._refresh();
+    this._refresh(true);
     var self = this;
     setTimeout(function () { self._emit("ready", { elementType: "card" }); }, 0);
   };
