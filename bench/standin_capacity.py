@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import multiprocessing
+import os
 import statistics
 import sys
 import threading
@@ -136,6 +137,18 @@ def raw_rate(base_url, customer_id, card_id, total):
     )
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds():
+    """This process's CPU time plus that of its finished children (the client processes)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 def rss_mib(pid):
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -182,15 +195,25 @@ def main():
         sdk_worker(base_url, customer_id, card_id, 200, "warm-up")
 
         print(f"Stripe stand-in at {base_url}; PaymentIntent create+confirm, {THREADS} threads")
-        one = sdk_rate(base_url, customer_id, card_id, args.requests, 1)
-        two = sdk_rate(base_url, customer_id, card_id, args.requests, 2)
-        raw = raw_rate(base_url, customer_id, card_id, args.requests)
-        print(f"{'client':44} {'requests/s':>10}")
-        print(f"{'stripe SDK, 1 process x 8 threads':44} {one:10.0f}")
-        print(f"{'stripe SDK, 2 processes x 4 threads':44} {two:10.0f}")
-        print(f"{'bare HTTP client, 8 threads':44} {raw:10.0f}")
-        print(f"ratio SDK (2 processes) / target 500       {two / 500:10.2f}")
-        print(f"ratio SDK (1 process) / bare HTTP          {one / raw:10.2f}")
+        print(
+            f"{'client':38} {'requests/s':>10} {'server CPU ms/req':>18} {'client CPU ms/req':>18}"
+        )
+        rates = {}
+        phase = (base_url, customer_id, card_id, args.requests)
+        for label, run, extra in (
+            ("stripe SDK, 1 process x 8 threads", sdk_rate, (1,)),
+            ("stripe SDK, 2 processes x 4 threads", sdk_rate, (2,)),
+            ("bare HTTP client, 8 threads", raw_rate, ()),
+        ):
+            server_before, client_before = cpu_seconds(server.process.pid), own_cpu_seconds()
+            rates[label] = rate = run(*phase, *extra)
+            server_ms = (cpu_seconds(server.process.pid) - server_before) * 1000 / args.requests
+            client_ms = (own_cpu_seconds() - client_before) * 1000 / args.requests
+            print(f"{label:38} {rate:10.0f} {server_ms:18.2f} {client_ms:18.2f}")
+        raw = rates["bare HTTP client, 8 threads"]
+        print(f"ratio bare HTTP / target 500           {raw / 500:10.2f}")
+        two = rates["stripe SDK, 2 processes x 4 threads"]
+        print(f"ratio SDK (2 processes) / target 500   {two / 500:10.2f}")
 
         server.reset()
         customer_id, card_id = saved_card(base_url)
