@@ -1,4 +1,6 @@
-"""Headless Chromium through Playwright against pytest-django's live server.
+"""Headless Chromium through Playwright, for every test directory (a plugin, like
+tests/stripe_fixtures.py): `browser` (one per run: Playwright's sync API keeps an event loop in
+this thread, so a second one cannot start beside it), `page`, `phone_page`, `screenshot`.
 
 Chromium comes from the system (Debian's `chromium`); Playwright's own browser download is
 not used. Screenshots go to test-artifacts/screenshots/ for people to look at.
@@ -16,7 +18,7 @@ from tests.conftest import service_unavailable
 # thread with a running loop unless told this is intended (it is: test set-up code only).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
 
 
 def chromium_path():

@@ -10,8 +10,9 @@ from django.conf import settings
 
 from tests.factories import MemberFactory
 
-# Stripe fixtures (localstripe, signed webhooks, eager Celery) for every test directory.
-pytest_plugins = ["tests.stripe_fixtures"]
+# Stripe fixtures (the stand-in, localstripe, signed webhooks, eager Celery) and headless
+# Chromium for every test directory.
+pytest_plugins = ["tests.stripe_fixtures", "tests.browser_fixtures"]
 
 
 def _require_services():

@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -28,13 +28,11 @@ from devtools.stripe_standin.inprocess import InProcessHTTPClient
 from devtools.stripe_standin.resources import balance, connect
 from devtools.stripe_standin.server import create_app
 from devtools.stripe_standin.state import Standin, new_id
-from tests.conftest import service_unavailable
 
 SECRET_KEY = "sk_test_connect"
 PUBLIC_URL = "http://standin.test"
 RETURN_URL = "https://groundswell.example/payouts/onboarding/done"
 REFRESH_URL = "https://groundswell.example/payouts/onboarding/again"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 # Stripe's published sample objects (MIT, see tests/data/stripe/README.md), the shapes to match:
 # every key, the same value types (null where Stripe allows it).
@@ -150,7 +148,9 @@ def asgi(standin, method, url, *, form=None, headers=None):
 
         await create_app(standin)(scope, receive, send)
 
-    asyncio.run(run())
+    # In a thread of its own: the browser tests' Playwright keeps an event loop in this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, run()).result()
     start = next(m for m in messages if m["type"] == "http.response.start")
     text = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
     answer_headers = {k.decode(): v.decode() for k, v in start["headers"]}
@@ -1008,12 +1008,7 @@ def test_the_api_shortcut_over_http(http_sdk):
 
 
 @pytest.mark.browser
-def test_the_onboarding_page_in_chromium(http_sdk, server):
-    chromium = Path(shutil.which("chromium") or "/usr/bin/chromium")
-    if not chromium.exists():
-        service_unavailable("Chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
+def test_the_onboarding_page_in_chromium(http_sdk, server, browser, screenshot):
     account = express_account(http_sdk, email="amelie@example.org")
     done = f"{server.base_url}/?onboarding=done"
     link = http_sdk.v1.account_links.create(
@@ -1024,26 +1019,21 @@ def test_the_onboarding_page_in_chromium(http_sdk, server):
             "return_url": done,
         }
     )
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(chromium),
-            args=["--no-sandbox", "--disable-background-networking"],
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 1000})
-            page.set_default_timeout(15_000)
-            page.goto(link.url)
-            assert page.title() == "Set up payouts · Stripe stand-in"
-            assert page.input_value("#iban").replace(" ", "") == connect.TEST_IBAN
-            page.fill("#first_name", "Amélie")
-            page.fill("#last_name", "Dubois")
-            page.screenshot(path=str(SCREENSHOTS / "standin-onboarding.png"), full_page=True)
-            page.check("input[name=tos]")
-            page.click("button[type=submit]")
-            page.wait_for_url(done)
-        finally:
-            browser.close()
+    context = browser.new_context(viewport={"width": 1100, "height": 1000})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(link.url)
+        assert page.title() == "Set up payouts · Stripe stand-in"
+        assert page.input_value("#iban").replace(" ", "") == connect.TEST_IBAN
+        page.fill("#first_name", "Amélie")
+        page.fill("#last_name", "Dubois")
+        screenshot(page, "standin-onboarding")
+        page.check("input[name=tos]")
+        page.click("button[type=submit]")
+        page.wait_for_url(done)
+    finally:
+        context.close()
 
     verified = http_sdk.v1.accounts.retrieve(account.id)
     assert verified.charges_enabled is True

@@ -24,12 +24,10 @@ import stripe
 from core.middleware import build_policy
 from devtools.stripe_standin import cards, process
 from devtools.stripe_standin.pages import stripejs
-from tests.conftest import service_unavailable
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 SCREENS = Path("/work/notes/screens")
 PUBLISHABLE_KEY = "pk_test_standin"
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
@@ -276,23 +274,9 @@ def host(standin):
     pages.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        service_unavailable("Chromium is not installed at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def page(browser):
+    """The shared browser (tests/browser_fixtures.py), watched for script errors."""
     context = browser.new_context(viewport={"width": 1000, "height": 760})
     page = context.new_page()
     page.set_default_timeout(8_000)
