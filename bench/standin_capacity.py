@@ -11,7 +11,8 @@ Starts the stand-in (devtools/stripe_standin) in its own process and measures:
    grows to --objects objects (every PaymentIntent stores ~6: the PaymentIntent, its charge,
    balance transaction and three events), as ratios against the empty store.
 
-Target: >= 500 requests/s, and latency at 100,000 objects within 1.25x of the empty store.
+Target: >= 500 requests/s, and latency and the server's CPU per request at 100,000 objects
+within 1.25x of the empty store.
 
     .venv/bin/python bench/standin_capacity.py [--requests 4000] [--objects 100000]
 """
@@ -218,15 +219,22 @@ def main():
         server.reset()
         customer_id, card_id = saved_card(base_url)
         print("\nLatency as the store grows (stripe SDK, 1 thread; server RSS)")
-        print(f"{'objects':>9} {'median ms':>10} {'p95 ms':>8} {'RSS MiB':>8} {'ratio median':>13}")
+        print(
+            f"{'objects':>9} {'median ms':>10} {'p95 ms':>8} {'server CPU ms/req':>18} "
+            f"{'RSS MiB':>8} {'ratio median':>13} {'ratio CPU':>10}"
+        )
         baseline = None
+        samples = 300
         for target in sorted({0, args.objects // 10, args.objects // 2, args.objects}):
             fill(server, base_url, customer_id, card_id, target)
-            median, p95 = latency_sample(base_url, customer_id, card_id)
-            baseline = baseline or median
+            before = cpu_seconds(server.process.pid)
+            median, p95 = latency_sample(base_url, customer_id, card_id, samples)
+            server_ms = (cpu_seconds(server.process.pid) - before) * 1000 / samples
+            baseline = baseline or (median, server_ms)
             print(
-                f"{object_count(server):9,} {median:10.2f} {p95:8.2f} "
-                f"{rss_mib(server.process.pid):8.1f} {median / baseline:13.2f}"
+                f"{object_count(server):9,} {median:10.2f} {p95:8.2f} {server_ms:18.2f} "
+                f"{rss_mib(server.process.pid):8.1f} {median / baseline[0]:13.2f} "
+                f"{server_ms / baseline[1]:10.2f}"
             )
         stats = server.stats()
         print(f"\ndouble-charged pledges: {len(stats['double_charged_pledges'])}")

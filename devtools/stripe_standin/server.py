@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 
 from starlette.applications import Starlette
@@ -21,9 +22,17 @@ from .state import Standin
 logger = logging.getLogger("stripe_standin")
 
 
+# Every this many API requests, what the store holds is moved out of the cyclic garbage
+# collector's sight (gc.freeze): its objects live until a reset, and scanning a store of
+# 100,000 objects on every full collection made each request slower as the store grew.
+# Reference counting still frees them after a reset (they hold no cycles).
+GC_FREEZE_EVERY = 5_000
+
+
 def create_app(standin: Standin):
     site = Starlette(routes=pages.routes())
     site.state.standin = standin
+    served = 0
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
@@ -32,6 +41,10 @@ def create_app(standin: Standin):
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await site(scope, receive, send)
             return
+        nonlocal served
+        served += 1
+        if served % GC_FREEZE_EVERY == 0:
+            gc.freeze()
         body = await _read_body(receive)
         headers = {
             key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]
