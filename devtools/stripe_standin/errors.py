@@ -38,9 +38,14 @@ class StripeError(Exception):
             if getattr(self, key):
                 error[key] = getattr(self, key)
         if self.code and self.type != "api_error":
-            error["doc_url"] = f"https://stripe.com/docs/error-codes/{self.code.replace('_', '-')}"
+            error["doc_url"] = doc_url(self.code)
         error.update(self.extra)
         return {"error": error}
+
+
+def doc_url(code: str) -> str:
+    """Stripe's documentation page of an error code (the `doc_url` of its error objects)."""
+    return f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}"
 
 
 def invalid(message: str, *, param: str | None = None, code: str | None = None, stored=True):

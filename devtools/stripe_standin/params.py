@@ -7,6 +7,8 @@ a parameter the stand-in does not implement answers 400 `parameter_unknown`, nev
 
 from __future__ import annotations
 
+import re
+
 from .errors import bad_value, invalid, unknown_parameter
 
 METADATA = "metadata"
@@ -14,6 +16,7 @@ ANY = "any"  # accepted and passed through unchecked (e.g. an id that may be exp
 MAX_METADATA_KEYS, MAX_METADATA_KEY, MAX_METADATA_VALUE = 50, 40, 500
 MAX_STRING = 5000
 MAX_AMOUNT = 99_999_999  # Stripe's maximum amount in minor units (EUR 999,999.99)
+_CURRENCY = re.compile(r"^[a-z]{3}$")
 
 
 def take(params: dict, spec: dict, *, prefix: str = "") -> dict:
@@ -130,3 +133,17 @@ def amount(values: dict, name: str = "amount", *, minimum: int = 1) -> int:
             f"Amount must be no more than {MAX_AMOUNT}", param=name, code="amount_too_large"
         )
     return value
+
+
+def currency(values: dict, name: str = "currency") -> str:
+    """A three-letter ISO currency code, lower-cased as Stripe answers it."""
+    value = values[name]
+    code = value.lower()
+    if not _CURRENCY.match(code):
+        raise invalid(
+            f"Invalid currency: {value}. A currency is a three-letter ISO code in lowercase, "
+            "e.g. eur.",
+            param=name,
+            code="parameter_invalid_string",
+        )
+    return code
