@@ -20,7 +20,7 @@ from urllib.parse import unquote
 from . import forms
 from .errors import StripeError, invalid
 from .params import expand_paths
-from .state import IDEMPOTENCY_KEY_TTL, Standin, new_id, snapshot
+from .state import API_VERSION, IDEMPOTENCY_KEY_TTL, Standin, new_id, snapshot
 
 
 @dataclass
@@ -136,7 +136,9 @@ def handle(
     standin.stats.count("requests", endpoint)
     reply = _answer(standin, method, path, found, query, body, headers, request_id)
     reply.headers["Request-Id"] = request_id
-    reply.headers["Stripe-Version"] = headers.get("stripe-version") or "2025-03-31.basil"
+    reply.headers["Stripe-Version"] = headers.get("stripe-version") or API_VERSION
+    # Stripe's advice to the SDK: retry a 429 and a 5xx from in front of the API, but not a
+    # 500 that is kept under an idempotency key (a retry would only replay it).
     if reply.status == 429 or reply.status >= 500:
         reply.headers.setdefault("Stripe-Should-Retry", "true")
     reply.delay += standin.faults.delay()
@@ -219,7 +221,8 @@ def _answer(standin, method, path, found, query, body, headers, request_id) -> R
                         stored=False,
                     )
                 )
-            scope = (api_key, account or "", key)
+            # Stripe keeps keys per account (any of its API keys shares them).
+            scope = (account or "", key)
             fingerprint = (method, path, json.dumps(params, sort_keys=True))
             saved = standin.idempotency.get(scope)
             if saved is not None and saved["created"] + IDEMPOTENCY_KEY_TTL < standin.clock():
@@ -244,12 +247,21 @@ def _answer(standin, method, path, found, query, body, headers, request_id) -> R
                         "Idempotent-Replayed": "true",
                         "Original-Request": saved["request_id"],
                         "Idempotency-Key": key,
+                        **({"Stripe-Should-Retry": "false"} if saved["status"] >= 500 else {}),
                     },
                 )
         reply, stored = _execute(standin, entry, arguments, call)
+        if method == "POST" and reply.status == 200 and faults.error_after_work():
+            # The work is done (a charge made, a transfer sent) but the answer is a 500: the
+            # case that makes reconciliation find the result by id or metadata.
+            standin.stats.count("injected_errors")
+            reply = _injected_error(500, "after the request's work was done")
+        if reply.status == 500:
+            reply.headers["Stripe-Should-Retry"] = "false"
         if key is not None:
             reply.headers["Idempotency-Key"] = key
             if stored:
+                _forget_expired_keys(standin)
                 standin.idempotency[scope] = {
                     "fingerprint": fingerprint,
                     "status": reply.status,
@@ -273,13 +285,8 @@ def _execute(standin: Standin, entry: Route, arguments: dict, call: Call) -> tup
     status = standin.faults.injected_error()
     if status is not None:
         standin.stats.count("injected_errors")
-        error = StripeError(
-            status,
-            "api_error",
-            "An unknown error occurred (injected by the Stripe stand-in's fault switch).",
-        )
         # A 500 is the API's own answer and is kept for the key; 502-504 come from in front.
-        return _error_reply(error), status == 500
+        return _injected_error(status, "before the request's work started"), status == 500
     try:
         obj = entry.handler(call, **arguments)
         paths = expand_paths(call.params)
@@ -287,11 +294,34 @@ def _execute(standin: Standin, entry: Route, arguments: dict, call: Call) -> tup
         return _error_reply(error), error.stored
     # A snapshot taken under the lock: the door serializes it after the lock is released.
     obj = expand(standin, obj, paths) if paths else snapshot(obj)
+    if obj.get("object") == "search_result" and "total_count" not in paths:
+        del obj["total_count"]  # Stripe counts only when asked: expand[]=total_count
     return Reply(200, obj), True
 
 
+def _injected_error(status: int, when: str) -> Reply:
+    return _error_reply(
+        StripeError(
+            status,
+            "api_error",
+            f"An unknown error occurred (injected by the Stripe stand-in's fault switch {when}).",
+        )
+    )
+
+
+def _forget_expired_keys(standin: Standin) -> None:
+    """Stripe forgets a key after 24 hours; the store is in insertion order, oldest first."""
+    deadline = standin.clock() - IDEMPOTENCY_KEY_TTL
+    while standin.idempotency:
+        oldest_scope = next(iter(standin.idempotency))
+        if standin.idempotency[oldest_scope]["created"] >= deadline:
+            return
+        del standin.idempotency[oldest_scope]
+
+
 def _error_reply(error: StripeError) -> Reply:
-    return Reply(error.status, error.body())
+    # A snapshot: an error body may carry store objects (the declined SetupIntent).
+    return Reply(error.status, snapshot(error.body()))
 
 
 def _api_key(headers: Mapping[str, str]) -> str | None:

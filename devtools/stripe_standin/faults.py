@@ -7,8 +7,11 @@ Switches (all off by default; set through `/_standin/faults`, the command line, 
   (a token bucket holding one second's worth);
 - `error_next` / `error_rate` / `error_status`: the next n requests, or a fraction of them,
   answer `error_status` (500 by default). As on Stripe, a 500 is recorded under the request's
-  idempotency key and replayed to a retry with that key; a 502, 503 or 504 comes from in
-  front of the API and is not recorded;
+  idempotency key and replayed to a retry with that key (with `Stripe-Should-Retry: false`);
+  a 502, 503 or 504 comes from in front of the API and is not recorded;
+- `error_after_next` / `error_after_rate`: POST requests whose work is done (the charge made,
+  the transfer sent) that answer 500 all the same, recorded under their idempotency key: a
+  retry replays the 500, and only a search by metadata finds what happened;
 - `latency_ms` / `jitter_ms`: added to every API answer;
 - `drop_next` / `drop_rate`: PaymentIntent creations whose charge succeeded, and whose answer
   is then lost (the connection closes without a response): the idempotent result is stored,
@@ -34,6 +37,8 @@ class Faults:
     error_next: int = 0
     error_rate: float = 0.0
     error_status: int = 500
+    error_after_next: int = 0
+    error_after_rate: float = 0.0
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
     drop_next: int = 0
@@ -51,8 +56,10 @@ class Faults:
         return [f.name for f in fields(cls)]
 
     def update(self, values: dict) -> None:
-        """Set switches from strings or typed values; unknown names raise ValueError."""
+        """Set switches from strings or typed values; unknown names or bad values raise
+        ValueError and change nothing."""
         types = {f.name: f.type for f in fields(self)}
+        checked = {}
         for name, raw in values.items():
             if name not in types:
                 raise ValueError(f"unknown fault switch {name!r}; known: {', '.join(types)}")
@@ -69,6 +76,8 @@ class Faults:
                 raise ValueError(f"{name} is a fraction between 0 and 1")
             if name == "error_status" and not 500 <= value <= 599:
                 raise ValueError("error_status must be a 5xx status")
+            checked[name] = value
+        for name, value in checked.items():
             setattr(self, name, value)
 
 
@@ -77,6 +86,7 @@ class FaultState:
 
     def __init__(self, seed: int | None = None):
         self.switches = Faults()
+        self._seed = seed
         self._random = random.Random(seed)
         self._tokens = 0.0
         self._refilled = time.monotonic()
@@ -86,6 +96,7 @@ class FaultState:
         with self._lock:
             self.switches = Faults()
             self._tokens = 0.0
+            self._random.seed(self._seed)  # a seeded run repeats after a reset too
 
     def rate_limited(self) -> bool:
         limit = self.switches.rate_limit
@@ -109,6 +120,14 @@ class FaultState:
             if self.switches.error_rate and self._random.random() < self.switches.error_rate:
                 return self.switches.error_status
         return None
+
+    def error_after_work(self) -> bool:
+        with self._lock:
+            if self.switches.error_after_next:
+                self.switches.error_after_next -= 1
+                return True
+            rate = self.switches.error_after_rate
+            return bool(rate) and self._random.random() < rate
 
     def drop_this_response(self) -> bool:
         with self._lock:
@@ -152,7 +171,9 @@ class Stats:
             # The double-charge detector: succeeded PaymentIntents per metadata.pledge_id.
             self.succeeded_payment_intents: Counter = Counter()
             self.transfers: Counter = Counter()  # per metadata.payout_id
-            self.webhook_deliveries: Counter = Counter()  # "delivered" / "failed" / "duplicated"
+            self.webhook_deliveries: Counter = (
+                Counter()
+            )  # delivered, retried, failed, duplicated, dropped
 
     def count(self, counter: str, key: str | None = None, n: int = 1) -> None:
         with self._lock:

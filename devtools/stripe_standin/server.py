@@ -44,6 +44,7 @@ def create_app(standin: Standin):
         nonlocal served
         served += 1
         if served % GC_FREEZE_EVERY == 0:
+            gc.collect()  # first the garbage of the last requests, so none is frozen with it
             gc.freeze()
         body = await _read_body(receive)
         headers = {

@@ -91,7 +91,8 @@ class Standin:
         self.private: dict[str, dict] = defaultdict(dict)
         # (object type, key, value) -> ids, as an insertion-ordered set (a dict of None).
         self._metadata_index: dict[tuple[str, str, str], dict[str, None]] = defaultdict(dict)
-        self.idempotency: dict[tuple[str, str, str], dict] = {}
+        # (account or "", idempotency key) -> the first answer, oldest first.
+        self.idempotency: dict[tuple[str, str], dict] = {}
 
     def reset(self) -> None:
         """Forget every object, key, fault and counter (webhook endpoints included)."""

@@ -14,7 +14,8 @@ def list_answer(url: str, items: list[dict], params: dict) -> dict:
     limit = params.get("limit", 10)
     if not 1 <= limit <= MAX_LIMIT:
         raise bad_value("limit", f"This value must be between 1 and {MAX_LIMIT}.")
-    ordered = sorted(items, key=lambda obj: obj.get("created", 0), reverse=True)
+    # Newest first; objects of the same second too (the tables keep insertion order).
+    ordered = sorted(reversed(items), key=lambda obj: obj.get("created", 0), reverse=True)
     ids = [obj["id"] for obj in ordered]
     if params.get("starting_after"):
         if params["starting_after"] not in ids:
@@ -46,7 +47,8 @@ def search_answer(url: str, items: list[dict], params: dict) -> dict:
     limit = params.get("limit", 10)
     if not 1 <= limit <= MAX_LIMIT:
         raise bad_value("limit", f"This value must be between 1 and {MAX_LIMIT}.")
-    ordered = sorted(items, key=lambda obj: obj.get("created", 0), reverse=True)
+    # Newest first; objects of the same second too (the tables keep insertion order).
+    ordered = sorted(reversed(items), key=lambda obj: obj.get("created", 0), reverse=True)
     offset = 0
     if params.get("page"):
         try:
