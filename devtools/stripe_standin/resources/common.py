@@ -15,7 +15,7 @@ def list_answer(url: str, items: list[dict], params: dict) -> dict:
     if not 1 <= limit <= MAX_LIMIT:
         raise bad_value("limit", f"This value must be between 1 and {MAX_LIMIT}.")
     # Newest first; objects of the same second too (the tables keep insertion order).
-    ordered = sorted(reversed(items), key=lambda obj: obj.get("created", 0), reverse=True)
+    ordered = sorted(list(items)[::-1], key=lambda obj: obj.get("created", 0), reverse=True)
     ids = [obj["id"] for obj in ordered]
     if params.get("starting_after"):
         if params["starting_after"] not in ids:
@@ -48,7 +48,7 @@ def search_answer(url: str, items: list[dict], params: dict) -> dict:
     if not 1 <= limit <= MAX_LIMIT:
         raise bad_value("limit", f"This value must be between 1 and {MAX_LIMIT}.")
     # Newest first; objects of the same second too (the tables keep insertion order).
-    ordered = sorted(reversed(items), key=lambda obj: obj.get("created", 0), reverse=True)
+    ordered = sorted(list(items)[::-1], key=lambda obj: obj.get("created", 0), reverse=True)
     offset = 0
     if params.get("page"):
         try:
