@@ -5,6 +5,15 @@ from __future__ import annotations
 from ..errors import bad_value, invalid
 from ..params import take
 
+def newest_first(items) -> list[dict]:
+    """By `created`, newest first; objects of the same second newest first too: the tables
+    keep insertion order, and a stable sort of the reversed order keeps it reversed."""
+    latest_first = list(items)
+    latest_first.reverse()
+    latest_first.sort(key=lambda obj: obj.get("created", 0), reverse=True)
+    return latest_first
+
+
 LIST_PARAMS = {"limit": int, "starting_after": str, "ending_before": str}
 MAX_LIMIT = 100
 
@@ -14,8 +23,7 @@ def list_answer(url: str, items: list[dict], params: dict) -> dict:
     limit = params.get("limit", 10)
     if not 1 <= limit <= MAX_LIMIT:
         raise bad_value("limit", f"This value must be between 1 and {MAX_LIMIT}.")
-    # Newest first; objects of the same second too (the tables keep insertion order).
-    ordered = sorted(list(items)[::-1], key=lambda obj: obj.get("created", 0), reverse=True)
+    ordered = newest_first(items)
     ids = [obj["id"] for obj in ordered]
     if params.get("starting_after"):
         if params["starting_after"] not in ids:
@@ -47,8 +55,7 @@ def search_answer(url: str, items: list[dict], params: dict) -> dict:
     limit = params.get("limit", 10)
     if not 1 <= limit <= MAX_LIMIT:
         raise bad_value("limit", f"This value must be between 1 and {MAX_LIMIT}.")
-    # Newest first; objects of the same second too (the tables keep insertion order).
-    ordered = sorted(list(items)[::-1], key=lambda obj: obj.get("created", 0), reverse=True)
+    ordered = newest_first(items)
     offset = 0
     if params.get("page"):
         try:
