@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..errors import bad_value, invalid
 from ..params import take
 
+
 def newest_first(items) -> list[dict]:
     """By `created`, newest first; objects of the same second newest first too: the tables
     keep insertion order, and a stable sort of the reversed order keeps it reversed."""
