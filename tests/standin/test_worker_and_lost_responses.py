@@ -57,7 +57,9 @@ def _saved_card(gateway):
     return customer.id, card.id
 
 
-def test_a_celery_worker_process_charges_a_saved_card_through_the_standin(standin, tmp_path):
+def test_a_celery_worker_process_charges_a_saved_card_through_the_standin(
+    standin, tmp_path, monkeypatch
+):
     customer_id, card_id = _saved_card(_gateway(standin))
     env = {
         **os.environ,
@@ -89,6 +91,9 @@ def test_a_celery_worker_process_charges_a_saved_card_through_the_standin(standi
         start_new_session=True,
     )
     try:
+        # The worker's own broker, the embedded default (Celery prefers CELERY_BROKER_URL
+        # from the environment, which CI points at Redis).
+        monkeypatch.setenv("CELERY_BROKER_URL", "filesystem://")
         app = Celery("standin-worker-test")
         app.config_from_object("django.conf:settings", namespace="CELERY")
         app.conf.broker_url = "filesystem://"
