@@ -58,17 +58,21 @@ def _lists(node):
     return converted
 
 
-def encode(params: dict) -> str:
-    return urlencode(list(_flatten(params)))
+def encode(params: dict, *, empty_brackets: bool = False) -> str:
+    """Lists as `items[0]=…` (the SDK's way), or `items[]=…` with empty_brackets."""
+    return urlencode(list(_flatten(params, "", empty_brackets)))
 
 
-def _flatten(value, prefix=""):
+def _flatten(value, prefix, empty_brackets):
     if isinstance(value, dict):
         for key, item in value.items():
-            yield from _flatten(item, f"{prefix}[{key}]" if prefix else str(key))
+            name = f"{prefix}[{key}]" if prefix else str(key)
+            yield from _flatten(item, name, empty_brackets)
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            yield from _flatten(item, f"{prefix}[{index}]")
+            yield from _flatten(
+                item, f"{prefix}[{'' if empty_brackets else index}]", empty_brackets
+            )
     elif isinstance(value, bool):
         yield prefix, "true" if value else "false"
     elif value is None:

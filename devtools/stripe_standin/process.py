@@ -1,4 +1,5 @@
-"""Starting a private stand-in server in its own process (tests, benchmarks, the browser suite).
+"""Starting a private stand-in server in its own process (tests, benchmarks, the browser suite),
+and the helpers for any local server a test run starts (tests/localstripe_server.py uses them).
 
 server = start(["--drop-next", "1"])   # free port, waits until it answers
 server.set_faults(latency_ms=50); server.stats(); server.reset(); server.stop()
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -33,12 +35,79 @@ def free_port() -> int:
 
 
 @dataclass
-class StandinServer:
+class ServerProcess:
+    """A local server started for a test run: its process, its log, and how to stop it."""
+
     base_url: str
     process: subprocess.Popen
     log_path: Path
     _log: object = field(repr=False, default=None)
+    scratch_dir: Path | None = None  # removed by stop()
 
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        if self._log is not None:
+            self._log.close()
+        if self.scratch_dir is not None:
+            shutil.rmtree(self.scratch_dir, ignore_errors=True)
+
+
+def spawn(server_class, command, port, *, log_path, cwd, env=None, scratch_dir=None):
+    """Start `command` (which listens on `port`) with its output in `log_path`."""
+    log = open(log_path, "wb")  # noqa: SIM115  (closed by stop())
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,  # Ctrl-C in the terminal reaches pytest, which stops it
+    )
+    return server_class(f"http://127.0.0.1:{port}", process, Path(log_path), log, scratch_dir)
+
+
+def wait_until_answering(server: ServerProcess, path: str, timeout: float, name: str) -> str:
+    """ "" when GET `path` answers before `timeout`, otherwise what went wrong."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            return f"{name} exited with {server.process.returncode}:\n{server.log_tail()}"
+        try:
+            with urllib.request.urlopen(f"{server.base_url}{path}", timeout=1):
+                return ""
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.05)
+    return f"{name} did not answer within {timeout:.0f}s:\n{server.log_tail()}"
+
+
+def start_server(make, path: str, name: str, *, attempts: int, timeout: float):
+    """make() spawns a server on a free port; retried because the port may be taken between
+    probing and binding. Returns the server, or raises RuntimeError with what went wrong."""
+    problem = ""
+    for _ in range(attempts):
+        server = make()
+        problem = wait_until_answering(server, path, timeout, name)
+        if not problem:
+            return server
+        server.stop()
+    raise RuntimeError(problem)
+
+
+@dataclass
+class StandinServer(ServerProcess):
     # --- control -------------------------------------------------------------------------
     def control(self, method: str, path: str, values: dict | None = None) -> dict:
         data = json.dumps(values).encode() if values is not None else None
@@ -60,23 +129,6 @@ class StandinServer:
     def reset(self) -> dict:
         return self.control("POST", "reset", {})
 
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        if self._log is not None:
-            self._log.close()
-
 
 def start(
     args: list[str] | None = None,
@@ -86,41 +138,24 @@ def start(
     timeout: float = START_TIMEOUT_SECONDS,
     env: dict | None = None,
 ) -> StandinServer:
-    problem = ""
-    for _ in range(attempts):  # a free port may be taken between probing and binding
-        server = _spawn(list(args or []), port or free_port(), env)
-        problem = _wait_until_ready(server, timeout)
-        if not problem:
-            return server
-        server.stop()
-        if port:
-            break
-    raise StandinUnavailable(problem)
+    def make():
+        chosen = port or free_port()
+        return spawn(
+            StandinServer,
+            [sys.executable, "-m", "devtools.stripe_standin", "--port", str(chosen), *(args or [])],
+            chosen,
+            log_path=tempfile.mkstemp(prefix="stripe-standin-", suffix=".log")[1],
+            cwd=BASE_DIR,
+            env=env,
+        )
 
-
-def _spawn(args, port, env) -> StandinServer:
-    log_path = Path(tempfile.mkstemp(prefix="stripe-standin-", suffix=".log")[1])
-    log = open(log_path, "wb")  # noqa: SIM115  (closed by stop())
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devtools.stripe_standin", "--port", str(port), *args],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=BASE_DIR,
-        env={**os.environ, **(env or {})},
-        start_new_session=True,  # Ctrl-C in the terminal reaches pytest, which stops it
-    )
-    return StandinServer(f"http://127.0.0.1:{port}", process, log_path, log)
-
-
-def _wait_until_ready(server: StandinServer, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            return f"the stand-in exited with {server.process.returncode}:\n{server.log_tail()}"
-        try:
-            with urllib.request.urlopen(f"{server.base_url}/_standin/health", timeout=1):
-                return ""
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.05)
-    return f"the stand-in did not answer within {timeout:.0f}s:\n{server.log_tail()}"
+    try:
+        return start_server(
+            make,
+            "/_standin/health",
+            "the stand-in",
+            attempts=1 if port else attempts,
+            timeout=timeout,
+        )
+    except RuntimeError as error:
+        raise StandinUnavailable(str(error)) from None

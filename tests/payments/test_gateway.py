@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from devtools.stripe_standin.process import free_port
 from payments.gateway import PaymentGateway, PaymentProviderError, get_gateway
 from payments.stripe_gateway import StripeGateway
-from tests.localstripe_server import free_port
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 IMPORTS_STRIPE = re.compile(r"^\s*(import stripe\b|from stripe\b)", re.MULTILINE)
