@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 from .faults import Faults
 from .server import serve
@@ -43,6 +44,13 @@ def parser() -> argparse.ArgumentParser:
         help="seconds until a charge's funds become available for transfers (default 0)",
     )
     parser.add_argument("--seed", type=int, default=None, help="seed the fault switches' dice")
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        default=None,
+        help="keep the store in this file across restarts (written every few seconds and at "
+        "shutdown); without it everything is forgotten when the process ends",
+    )
     for name in Faults.names():
         parser.add_argument(f"--{name.replace('_', '-')}", dest=f"fault_{name}", default=None)
     return parser
@@ -66,8 +74,11 @@ def main(argv=None) -> None:
             if getattr(args, f"fault_{name}") is not None
         }
     )
+    if args.state_file and standin.load(args.state_file):
+        counts = {kind: len(table) for kind, table in standin.objects.items() if table}
+        print(f"Stripe stand-in: loaded {args.state_file} {counts}", flush=True)
     print(f"Stripe stand-in listening on {public_url} (API base for the stripe SDK)", flush=True)
-    serve(standin, host=args.host, port=args.port)
+    serve(standin, host=args.host, port=args.port, state_file=args.state_file)
 
 
 if __name__ == "__main__":

@@ -89,13 +89,14 @@ class FaultState:
         self._seed = seed
         self._random = random.Random(seed)
         self._tokens = 0.0
+        self._bucket_size = 0.0
         self._refilled = time.monotonic()
         self._lock = threading.Lock()
 
     def reset(self) -> None:
         with self._lock:
             self.switches = Faults()
-            self._tokens = 0.0
+            self._tokens = self._bucket_size = 0.0
             self._random.seed(self._seed)  # a seeded run repeats after a reset too
 
     def rate_limited(self) -> bool:
@@ -104,6 +105,8 @@ class FaultState:
             return False
         with self._lock:
             now = time.monotonic()
+            if limit != self._bucket_size:  # a new limit starts with a full second's worth
+                self._bucket_size, self._tokens, self._refilled = limit, limit, now
             self._tokens = min(limit, self._tokens + (now - self._refilled) * limit)
             self._refilled = now
             if self._tokens >= 1:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+from pathlib import Path
 
 from starlette.applications import Starlette
 
@@ -27,16 +28,17 @@ logger = logging.getLogger("stripe_standin")
 # 100,000 objects on every full collection made each request slower as the store grew.
 # Reference counting still frees them after a reset (they hold no cycles).
 GC_FREEZE_EVERY = 5_000
+SAVE_EVERY_S = 10  # how often the store is written to --state-file, when there is one
 
 
-def create_app(standin: Standin):
+def create_app(standin: Standin, *, state_file: Path | None = None):
     site = Starlette(routes=pages.routes())
     site.state.standin = standin
     served = 0
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
-            await _lifespan(standin, receive, send)
+            await _lifespan(standin, receive, send, state_file)
             return
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await site(scope, receive, send)
@@ -100,24 +102,39 @@ async def _drop_connection(send) -> None:
         await asyncio.sleep(0)
 
 
-async def _lifespan(standin, receive, send):
+async def _lifespan(standin, receive, send, state_file):
+    saver = None
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             standin.start()
+            if state_file:
+                saver = asyncio.create_task(_save_every(standin, state_file, SAVE_EVERY_S))
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            if saver is not None:
+                saver.cancel()
+                standin.save(state_file)
             with contextlib.suppress(Exception):
                 standin.stop()
             await send({"type": "lifespan.shutdown.complete"})
             return
 
 
-def serve(standin: Standin, host: str = "127.0.0.1", port: int = 8420) -> None:
+async def _save_every(standin, state_file, seconds):
+    """Keep the file close to the store, so a killed process loses seconds, not the store."""
+    while True:
+        await asyncio.sleep(seconds)
+        await asyncio.to_thread(standin.save, state_file)
+
+
+def serve(
+    standin: Standin, host: str = "127.0.0.1", port: int = 8420, state_file: Path | None = None
+) -> None:
     import uvicorn
 
     config = uvicorn.Config(
-        create_app(standin),
+        create_app(standin, state_file=state_file),
         host=host,
         port=port,
         log_level="warning",
