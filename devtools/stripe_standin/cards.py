@@ -91,8 +91,16 @@ DECLINE_MESSAGES = {
     "stolen_card": "Your card was declined.",
     "expired_card": "Your card has expired.",
     "incorrect_cvc": "Your card's security code is incorrect.",
+    # An off-session charge on a card that needs 3-D Secure (Stripe answers it as a decline).
+    "authentication_required": (
+        "Your card was declined. This transaction requires authentication."
+    ),
 }
-ERROR_CODES = {"expired_card": "expired_card", "incorrect_cvc": "incorrect_cvc"}
+ERROR_CODES = {
+    "expired_card": "expired_card",
+    "incorrect_cvc": "incorrect_cvc",
+    "authentication_required": "authentication_required",
+}
 
 
 def decline_message(decline_code: str) -> str:
@@ -102,3 +110,14 @@ def decline_message(decline_code: str) -> str:
 def error_code(decline_code: str) -> str:
     """Stripe's error `code` for a decline (`card_declined` unless more specific)."""
     return ERROR_CODES.get(decline_code, "card_declined")
+
+
+def decline_error(decline_code: str) -> dict:
+    """Stripe's card_error for a decline: the code, decline_code, message and type that the
+    402 answer, a failed charge and `last_payment_error` / `last_setup_error` carry."""
+    return {
+        "code": error_code(decline_code),
+        "decline_code": decline_code,
+        "message": decline_message(decline_code),
+        "type": "card_error",
+    }

@@ -587,6 +587,75 @@ def test_confirming_without_a_card_and_creating_with_a_publishable_key_are_refus
     )
 
 
+@pytest.mark.parametrize("param", ["return_url", "use_stripe_sdk"])
+def test_redirects_and_stripe_sdk_flags_are_refused_by_name(door, param):
+    """3-D Secure is Stripe.js's use_stripe_sdk action only; what the stand-in does not
+    implement is refused by name, never accepted and ignored."""
+    value = "https://example.org/back" if param == "return_url" else True
+    customer, card = door.customer_with_card()
+    intent = door("POST", "/v1/payment_intents", {"amount": 100, "currency": "eur"})
+    setup_intent = door("POST", "/v1/setup_intents", {"customer": customer})
+    attempts = [
+        ("/v1/payment_intents/{}/confirm".format(intent["id"]), {"payment_method": card}),
+        ("/v1/setup_intents/{}/confirm".format(setup_intent["id"]), {"payment_method": card}),
+    ]
+    if param == "return_url":
+        attempts += [
+            (
+                "/v1/payment_intents",
+                {"amount": 100, "currency": "eur", "payment_method": card, "confirm": True},
+            ),
+            ("/v1/setup_intents", {"customer": customer, "confirm": True}),
+        ]
+    for path, params in attempts:
+        error = door.error("POST", path, {**params, param: value})
+        assert (error["code"], error["param"]) == ("parameter_unknown", param), path
+        assert "does not implement" in error["message"]
+
+
+def test_a_decline_answer_and_last_error_keep_the_objects_as_they_were(door):
+    """The 402 body (replayed for its idempotency key) and last_payment_error /
+    last_setup_error hold snapshots, not the live objects that change afterwards."""
+    customer, card = door.customer_with_card("pm_card_chargeCustomerFail")
+    key = {"Idempotency-Key": "decline-1"}
+    params = {
+        "amount": 1_000,
+        "currency": "eur",
+        "customer": customer,
+        "payment_method": card,
+        "off_session": True,
+        "confirm": True,
+    }
+    first = door("POST", "/v1/payment_intents", params, expect=402, headers=key)["error"]
+    intent_id = first["payment_intent"]["id"]
+    door("POST", f"/v1/payment_methods/{card}", {"metadata": {"later": "yes"}})
+    door("POST", f"/v1/payment_intents/{intent_id}/cancel")
+    replay = door("POST", "/v1/payment_intents", params, expect=402, headers=key)["error"]
+    assert replay == first
+    assert replay["payment_intent"]["status"] == "requires_payment_method"
+    assert replay["payment_method"]["metadata"] == {}
+    stored = door("GET", f"/v1/payment_intents/{intent_id}")
+    assert stored["last_payment_error"]["payment_method"]["metadata"] == {}
+    assert stored["last_payment_error"]["doc_url"] == (
+        "https://stripe.com/docs/error-codes/card-declined"
+    )
+
+    setup_intent = door("POST", "/v1/setup_intents", {"customer": customer})["id"]
+    confirm = {"payment_method": "pm_card_chargeDeclinedInsufficientFunds"}
+    path = f"/v1/setup_intents/{setup_intent}/confirm"
+    key = {"Idempotency-Key": "decline-2"}
+    declined = door("POST", path, confirm, expect=402, headers=key)["error"]
+    assert (declined["code"], declined["decline_code"]) == ("card_declined", "insufficient_funds")
+    saved_card = declined["payment_method"]["id"]
+    door("POST", f"/v1/payment_methods/{saved_card}", {"metadata": {"later": "yes"}})
+    door("POST", path, {"payment_method": "pm_card_visa"})
+    replay = door("POST", path, confirm, expect=402, headers=key)["error"]
+    assert replay == declined
+    assert replay["setup_intent"]["status"] == "requires_payment_method"
+    assert replay["setup_intent"]["last_setup_error"]["payment_method"]["metadata"] == {}
+    assert replay["payment_method"]["metadata"] == {}
+
+
 def test_list_by_customer_pages_newest_first():
     clock = Clock()
     door = Door(clock)
@@ -643,11 +712,14 @@ def test_search_by_metadata_status_customer_currency_and_amount(door):
     assert ids("customer:null") == {waiting["id"]}
     assert ids("metadata['campaign']:'c2'") == set()
     result = _search(door, "metadata['campaign']:'c1'")
-    assert (result["object"], result["total_count"], result["url"]) == (
-        "search_result",
-        3,
+    assert (result["object"], result["url"]) == ("search_result", "/v1/payment_intents/search")
+    assert "total_count" not in result  # Stripe counts only when asked
+    counted = door(
+        "GET",
         "/v1/payment_intents/search",
+        {"query": "metadata['campaign']:'c1'", "expand": ["total_count"]},
     )
+    assert counted["total_count"] == 3
     page = door(
         "GET", "/v1/payment_intents/search", {"query": "metadata['campaign']:'c1'", "limit": 2}
     )
@@ -777,7 +849,11 @@ def test_refunds_are_capped_at_what_is_left_and_move_the_balance(door):
     assert rest["amount"] == 700 and rest["charge"] == charge_id
     charge = door("GET", f"/v1/charges/{charge_id}")
     assert (charge["amount_refunded"], charge["refunded"]) == (1_000, True)
-    assert [r["id"] for r in charge["refunds"]["data"]] == [rest["id"], partial["id"]]
+    assert "refunds" not in charge  # not included since API version 2022-11-15 unless expanded
+    expanded = door("GET", f"/v1/charges/{charge_id}", {"expand": ["refunds"]})
+    assert [r["id"] for r in expanded["refunds"]["data"]] == [rest["id"], partial["id"]]
+    of_charge = door("GET", f"/v1/charges/{charge_id}/refunds")["data"]
+    assert [r["id"] for r in of_charge] == [rest["id"], partial["id"]]
     done = door.error("POST", "/v1/refunds", {"charge": charge_id})
     assert (done["code"], done["message"]) == (
         "charge_already_refunded",
@@ -792,6 +868,36 @@ def test_refunds_are_capped_at_what_is_left_and_move_the_balance(door):
     assert {r["id"] for r in listed} == {partial["id"], rest["id"]}
     assert door("GET", f"/v1/refunds/{partial['id']}")["amount"] == 300
     assert len(door("GET", "/v1/refunds", {"charge": charge_id})["data"]) == 2
+
+
+def test_a_charge_shows_its_refunds_only_when_expanded(door):
+    customer, card = door.customer_with_card()
+    intent = door.charge(customer, card, 1_000)
+    charge_id = intent["latest_charge"]
+    refund = door("POST", "/v1/refunds", {"charge": charge_id, "amount": 250})
+
+    assert all("refunds" not in charge for charge in door.standin.all("charge"))
+    (refunded,) = door.events("charge.refunded")
+    assert "refunds" not in refunded["data"]["object"]
+    with_charge = door("GET", f"/v1/payment_intents/{intent['id']}", {"expand": ["latest_charge"]})
+    assert "refunds" not in with_charge["latest_charge"]
+
+    deep = door("GET", f"/v1/charges/{charge_id}", {"expand": ["refunds.data.balance_transaction"]})
+    assert deep["refunds"]["url"] == f"/v1/charges/{charge_id}/refunds"
+    assert deep["refunds"]["data"][0]["balance_transaction"]["amount"] == -250
+    updated = door(
+        "POST", f"/v1/charges/{charge_id}", {"description": "Pledge", "expand": ["refunds"]}
+    )
+    assert [r["id"] for r in updated["refunds"]["data"]] == [refund["id"]]
+    listed = door("GET", "/v1/charges", {"expand": ["data.refunds"]})["data"]
+    assert [r["id"] for r in listed[0]["refunds"]["data"]] == [refund["id"]]
+    assert "refunds" not in door("GET", "/v1/charges")["data"][0]
+    query = f"payment_intent:'{intent['id']}'"
+    found = _search(door, query, path="/v1/charges/search")
+    assert "refunds" not in found["data"][0]
+    found = door("GET", "/v1/charges/search", {"query": query, "expand": ["data.refunds"]})
+    assert [r["id"] for r in found["data"][0]["refunds"]["data"]] == [refund["id"]]
+    assert "refunds" not in door.standin.get("charge", charge_id)  # expanding stored nothing
 
 
 def test_refunds_of_what_did_not_succeed_are_refused(door):

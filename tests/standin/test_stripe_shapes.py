@@ -32,6 +32,10 @@ OMITTED: dict[str, dict[str, str]] = {
         "capabilities.card_payments": "Stripe lists only the capabilities the platform "
         "requested; ours requests transfers only (organizers are paid, they do not charge)",
     },
+    "charge": {
+        "refunds": "not auto-expanded since API version 2022-11-15 (Stripe's changelog); ask "
+        "with expand[]=refunds",
+    },
 }
 
 # resource -> {dotted key: why the stand-in adds a key Stripe's sample lacks}
@@ -236,6 +240,28 @@ def test_the_object_has_stripes_shape(made, resource):
     if "id" in theirs:
         assert _prefix(ours["id"]) == _prefix(theirs["id"]), (ours["id"], theirs["id"])
     assert shape_differences(resource, ours, theirs) == []
+
+
+def test_a_charges_expanded_refunds_have_stripes_shape():
+    call = Client()
+    customer = call("POST", "/v1/customers", {})["id"]
+    payment_intent = call(
+        "POST",
+        "/v1/payment_intents",
+        {
+            "amount": 1_000,
+            "currency": "eur",
+            "customer": customer,
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+        },
+    )
+    charge_id = payment_intent["latest_charge"]
+    refund = call("POST", "/v1/refunds", {"charge": charge_id, "amount": 100})
+    charge = call("GET", f"/v1/charges/{charge_id}", {"expand": ["refunds"]})
+    assert [item["id"] for item in charge["refunds"]["data"]] == [refund["id"]]
+    assert shape_differences("charge", charge, FIXTURES["charge"]) == []
+    assert shape_differences("refund", charge["refunds"]["data"][0], FIXTURES["refund"]) == []
 
 
 def test_the_comparison_finds_what_differs():

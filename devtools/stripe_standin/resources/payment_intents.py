@@ -18,26 +18,25 @@ Confirming tries the card by its rules (`cards.py`):
 
 After a failed try the member may confirm again on-session with the PaymentIntent's client
 secret and the card (`last_payment_error.payment_method.id`), as Stripe's docs recommend.
-Only automatic capture is implemented. Search (`/v1/payment_intents/search`) answers from
+Only automatic capture is implemented, and 3-D Secure only as Stripe.js's `use_stripe_sdk`
+action: `return_url` (Stripe's redirect to the bank's page and back) and `use_stripe_sdk` are
+refused by name. Search (`/v1/payment_intents/search`) answers from
 indexes (`search.py`).
 """
 
 from __future__ import annotations
 
-import copy
-import re
 import secrets
 
 from .. import cards
 from ..api import route
-from ..errors import card_error, invalid, missing, unexpected_state
-from ..params import METADATA, amount, merge_metadata, require, take
-from ..state import new_id
+from ..errors import card_error, doc_url, invalid, unexpected_state
+from ..params import METADATA, amount, currency, merge_metadata, require, take
+from ..state import new_id, snapshot
 from . import charges, payment_methods, search
 from .common import list_answer, take_list
-from .setup_intents import _three_d_secure_action
+from .intents import get_intent, three_d_secure_action
 
-AUTHENTICATION_REQUIRED = "Your card was declined. This transaction requires authentication."
 AUTHENTICATION_FAILED = (
     "The provided PaymentMethod has failed authentication. You can provide "
     "payment_method_data or a new PaymentMethod to attempt to fulfill this PaymentIntent again."
@@ -53,7 +52,6 @@ SEARCH_FIELDS = {
     "status": search.STRING,
 }
 search.register_index("payment_intent", "customer")
-_CURRENCY = re.compile(r"^[a-z]{3}$")
 _FIELDS = {
     "description": str,
     "metadata": METADATA,
@@ -73,9 +71,7 @@ _CONFIRM = {
         "billing_details": payment_methods._BILLING,
     },
     "receipt_email": str,
-    "return_url": str,
     "setup_future_usage": ("off_session", "on_session", ""),
-    "use_stripe_sdk": bool,
 }
 
 
@@ -93,13 +89,12 @@ def create(call):
             "off_session": bool,
             "payment_method": str,
             "payment_method_types": [str],
-            "return_url": str,
         },
     )
     require(values, "amount", "currency")
     standin = call.standin
     total = amount(values)
-    currency = _currency(values["currency"])
+    currency_code = currency(values)
     if values.get("capture_method") == "manual":
         raise invalid(
             "capture_method=manual: the Stripe stand-in implements automatic capture only "
@@ -147,7 +142,7 @@ def create(call):
         "client_secret": f"{payment_intent_id}_secret_{secrets.token_urlsafe(18)}",
         "confirmation_method": "automatic",
         "created": standin.now(),
-        "currency": currency,
+        "currency": currency_code,
         "customer": values.get("customer") or None,
         "customer_account": None,
         "description": values.get("description") or None,
@@ -221,7 +216,7 @@ def update(call, payment_intent_id):
     if "amount" in values:
         payment_intent["amount"] = amount(values)
     if "currency" in values:
-        payment_intent["currency"] = _currency(values["currency"])
+        payment_intent["currency"] = currency(values)
     if values.get("payment_method"):
         payment_method = payment_methods.resolve(call, values["payment_method"])
         payment_methods.check_usable(call, payment_method, payment_intent["customer"])
@@ -343,10 +338,7 @@ def search_payment_intents(call):
 
 
 def _get(call, payment_intent_id, values):
-    payment_intent = call.standin.get("payment_intent", payment_intent_id)
-    if call.publishable and values.get("client_secret") != payment_intent["client_secret"]:
-        raise missing("payment_intent", payment_intent_id)  # Stripe hides it from a wrong secret
-    return payment_intent
+    return get_intent(call, "payment_intent", payment_intent_id, values)
 
 
 def _attempt(call, payment_intent, payment_method, *, off_session):
@@ -362,15 +354,10 @@ def _attempt(call, payment_intent, payment_method, *, off_session):
     )
     if needs_authentication and not _declined(card):
         if off_session:
-            error = {
-                "code": "authentication_required",
-                "decline_code": "authentication_required",
-                "message": AUTHENTICATION_REQUIRED,
-                "type": "card_error",
-            }
+            error = cards.decline_error("authentication_required")
             raise _fail_charge(call, payment_intent, payment_method, error)
         payment_intent["status"] = "requires_action"
-        payment_intent["next_action"] = _three_d_secure_action(call, payment_intent)
+        payment_intent["next_action"] = three_d_secure_action(call, payment_intent)
         call.standin.emit("payment_intent.requires_action", payment_intent, request=call.request)
         return payment_intent
     return _charge(call, payment_intent, payment_method, authenticated=False)
@@ -380,13 +367,7 @@ def _charge(call, payment_intent, payment_method, *, authenticated):
     card = payment_methods.behaviour(call, payment_method)
     decline_code = _declined(card)
     if decline_code:
-        error = {
-            "code": cards.error_code(decline_code),
-            "decline_code": decline_code,
-            "message": cards.decline_message(decline_code),
-            "type": "card_error",
-        }
-        raise _fail_charge(call, payment_intent, payment_method, error)
+        raise _fail_charge(call, payment_intent, payment_method, cards.decline_error(decline_code))
     charge = charges.record_success(
         call, payment_intent, payment_method, three_d_secure=authenticated
     )
@@ -433,10 +414,11 @@ def _fail_charge(call, payment_intent, payment_method, error):
         error["message"],
         code=error["code"],
         decline_code=error["decline_code"],
+        # Snapshots: the stored answer to an idempotency key never changes afterwards.
         extra={
             "charge": charge["id"],
-            "payment_intent": copy.deepcopy(payment_intent),
-            "payment_method": copy.deepcopy(payment_method),
+            "payment_intent": snapshot(payment_intent),
+            "payment_method": snapshot(payment_method),
         },
     )
 
@@ -447,21 +429,9 @@ def _back_to_payment_method(call, payment_intent, payment_method, error):
     payment_intent["next_action"] = None
     payment_intent["last_payment_error"] = {
         **error,
-        "doc_url": f"https://stripe.com/docs/error-codes/{error['code'].replace('_', '-')}",
-        "payment_method": copy.deepcopy(payment_method),
+        "doc_url": doc_url(error["code"]),
+        "payment_method": snapshot(payment_method),  # the card as it was when it failed
     }
-
-
-def _currency(value: str) -> str:
-    currency = value.lower()
-    if not _CURRENCY.match(currency):
-        raise invalid(
-            f"Invalid currency: {value}. A currency is a three-letter ISO code in lowercase, "
-            "e.g. eur.",
-            param="currency",
-            code="parameter_invalid_string",
-        )
-    return currency
 
 
 def _check_descriptors(values):

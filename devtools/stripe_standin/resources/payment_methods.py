@@ -122,11 +122,8 @@ def attach_to(call, payment_method_id: str, customer_id: str, *, param="payment_
     check_usable(call, payment_method, customer_id)
     card = behaviour(call, payment_method)
     if card.declined_when_saved:
-        raise card_error(
-            cards.decline_message(card.declined_when_saved),
-            code=cards.error_code(card.declined_when_saved),
-            decline_code=card.declined_when_saved,
-        )
+        error = cards.decline_error(card.declined_when_saved)
+        raise card_error(error["message"], code=error["code"], decline_code=error["decline_code"])
     payment_method["customer"] = customer_id
     standin.emit("payment_method.attached", payment_method, request=call.request)
     return payment_method

@@ -4,7 +4,10 @@ A refund names a charge or a PaymentIntent (its latest charge); without an amoun
 what is left. More than is left is a 400 `amount_too_large`, a fully refunded charge a 400
 `charge_already_refunded`, a charge that did not succeed or is disputed cannot be refunded.
 Each refund writes a balance transaction (type refund, negative, no fee: Stripe keeps its
-processing fee) and updates the charge's `amount_refunded`, `refunded` and `refunds`.
+processing fee) and updates the charge's `amount_refunded` and `refunded`. The charge does not
+carry its refunds (Stripe stopped including them in API version 2022-11-15): they are listed
+here by charge (`refunds_of`, indexed), for `GET /v1/refunds?charge=`,
+`GET /v1/charges/{id}/refunds` and a charge retrieved with `expand[]=refunds`.
 Events: refund.created and charge.refunded (with the charge).
 """
 
@@ -14,7 +17,7 @@ from ..api import route
 from ..errors import invalid
 from ..params import METADATA, amount, merge_metadata, take
 from ..state import new_id
-from . import balance, disputes
+from . import balance, disputes, search
 from .common import list_answer, take_list
 
 # Currencies without minor units (Stripe's list), written without decimals.
@@ -23,6 +26,7 @@ ZERO_DECIMAL = frozenset(
     | {"xaf", "xof", "xpf"}
 )
 _SYMBOLS = {"eur": "€", "usd": "$", "gbp": "£"}
+search.register_index("refund", "charge")
 
 
 @route("POST", "/v1/refunds")
@@ -82,12 +86,10 @@ def create(call):
         "transfer_reversal": None,
     }
     standin.add(refund, created_at=standin.clock())
+    search.index_field(standin, refund, "charge")
     previous = {"amount_refunded": charge["amount_refunded"], "refunded": charge["refunded"]}
     charge["amount_refunded"] += refund_amount
     charge["refunded"] = charge["amount_refunded"] == charge["amount"]
-    refunds = charge["refunds"]
-    refunds["data"].insert(0, refund)
-    refunds["total_count"] = len(refunds["data"])
     standin.emit("refund.created", refund, request=call.request)
     standin.emit("charge.refunded", charge, previous_attributes=previous, request=call.request)
     return refund
@@ -117,12 +119,23 @@ def list_refunds(call):
     values = take_list(call, {"charge": str, "payment_intent": str})
     standin = call.standin
     if "charge" in values:
-        items = list(standin.get("charge", values["charge"], param="charge")["refunds"]["data"])
+        items = refunds_of(standin, standin.get("charge", values["charge"], param="charge")["id"])
     else:
         items = standin.all("refund")
     if "payment_intent" in values:
         items = [item for item in items if item["payment_intent"] == values["payment_intent"]]
     return list_answer("/v1/refunds", items, values)
+
+
+def refunds_of(standin, charge_id: str) -> list[dict]:
+    """The charge's refunds, oldest first (from the index: no scan of every refund)."""
+    return search.by_field(standin, "refund", "charge", charge_id) or []
+
+
+def refund_list(standin, charge_id: str) -> dict:
+    """A charge's `refunds` when it is expanded: Stripe's list object, newest first, the first
+    page of ten (`GET /v1/charges/{id}/refunds` pages on)."""
+    return list_answer(f"/v1/charges/{charge_id}/refunds", refunds_of(standin, charge_id), {})
 
 
 def money(amount_minor: int, currency: str) -> str:

@@ -5,18 +5,22 @@ SetupIntent waits for another card with `last_setup_error`; a card that needs 3-
 to `requires_action` until the member passes or fails it (`/_authenticate`, what the Stripe.js
 stand-in's 3-D Secure page calls); a card that saves is attached to the SetupIntent's customer.
 Stripe.js calls confirm and retrieve with the publishable key and the client secret.
+3-D Secure is Stripe.js's `use_stripe_sdk` action only: `return_url` (Stripe's redirect to the
+bank's page and back) and `use_stripe_sdk` are not implemented and are refused by name.
 """
 
 from __future__ import annotations
 
 import secrets
 
+from .. import cards
 from ..api import route
-from ..errors import card_error, invalid, missing, unexpected_state
+from ..errors import card_error, doc_url, invalid, unexpected_state
 from ..params import METADATA, merge_metadata, require, take
-from ..state import new_id
+from ..state import new_id, snapshot
 from . import payment_methods
 from .common import list_answer, take_list
+from .intents import get_intent, three_d_secure_action
 
 AUTHENTICATION_FAILED = (
     "The latest attempt to set up the payment method has failed because authentication failed."
@@ -28,8 +32,6 @@ _CONFIRM = {
         "card": payment_methods._CARD,
         "billing_details": payment_methods._BILLING,
     },
-    "return_url": str,
-    "use_stripe_sdk": bool,
     "client_secret": str,
 }
 
@@ -46,7 +48,6 @@ def create(call):
             "metadata": METADATA,
             "description": str,
             "confirm": bool,
-            "return_url": str,
         },
     )
     standin = call.standin
@@ -208,10 +209,7 @@ def list_setup_intents(call):
 
 
 def _get(call, setup_intent_id, values):
-    setup_intent = call.standin.get("setup_intent", setup_intent_id)
-    if call.publishable and values.get("client_secret") != setup_intent["client_secret"]:
-        raise missing("setupintent", setup_intent_id)  # Stripe hides it from a wrong secret
-    return setup_intent
+    return get_intent(call, "setup_intent", setup_intent_id, values)
 
 
 def _waiting(setup_intent, verb):
@@ -229,25 +227,22 @@ def _confirm(call, setup_intent, payment_method_id):
     card = payment_methods.behaviour(call, payment_method)
     setup_intent["last_setup_error"] = None
     if card.declined_when_saved:
-        from .. import cards
-
-        error = {
-            "code": cards.error_code(card.declined_when_saved),
-            "decline_code": card.declined_when_saved,
-            "message": cards.decline_message(card.declined_when_saved),
-            "type": "card_error",
-        }
+        error = cards.decline_error(card.declined_when_saved)
         _fail(call, setup_intent, payment_method, error)
         raise card_error(
             error["message"],
             code=error["code"],
             decline_code=error["decline_code"],
-            extra={"setup_intent": dict(setup_intent), "payment_method": payment_method},
+            # Snapshots: the stored answer to an idempotency key never changes afterwards.
+            extra={
+                "setup_intent": snapshot(setup_intent),
+                "payment_method": snapshot(payment_method),
+            },
         )
     setup_intent["payment_method"] = payment_method["id"]
     if card.authentication:
         setup_intent["status"] = "requires_action"
-        setup_intent["next_action"] = _three_d_secure_action(call, setup_intent)
+        setup_intent["next_action"] = three_d_secure_action(call, setup_intent)
         call.standin.emit("setup_intent.requires_action", setup_intent, request=call.request)
         return setup_intent
     return _succeed(call, setup_intent, payment_method)
@@ -272,21 +267,8 @@ def _fail(call, setup_intent, payment_method, error):
     setup_intent["next_action"] = None
     setup_intent["last_setup_error"] = {
         **error,
-        "payment_method": payment_method,
-        "doc_url": f"https://stripe.com/docs/error-codes/{error['code'].replace('_', '-')}",
+        "doc_url": doc_url(error["code"]),
+        "payment_method": snapshot(payment_method),  # the card as it was when it failed
     }
     call.standin.emit("setup_intent.setup_failed", setup_intent, request=call.request)
     return setup_intent
-
-
-def _three_d_secure_action(call, intent) -> dict:
-    """Stripe's `use_stripe_sdk` action, pointing at the stand-in's 3-D Secure page."""
-    base = call.standin.public_url
-    return {
-        "type": "use_stripe_sdk",
-        "use_stripe_sdk": {
-            "type": "three_d_secure_redirect",
-            "stripe_js": f"{base}/_standin/3ds/{intent['id']}",
-            "source": intent["id"],
-        },
-    }
