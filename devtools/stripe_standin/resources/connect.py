@@ -16,6 +16,10 @@ refunds and earlier transfers. A reversal moves (part of) it back. Each writes a
 transaction on both sides (`balance.record`), so `GET /v1/balance` with `Stripe-Account`
 shows the connected account's money. Transfers are counted per `metadata.payout_id` for the
 double-payout detector in `/_standin/stats`.
+
+What a charge has left to fund and a transfer's reversals are kept as transfers and reversals
+are made (`_LEDGER` in the store's `private` table), and transfers are indexed by destination
+and transfer group, so none of these requests reads every transfer in the store.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from ..api import route
 from ..errors import bad_value, invalid, missing
 from ..params import METADATA, amount, merge_metadata, require, take
 from ..state import new_id
-from . import balance
+from . import balance, search
 from .common import list_answer, take_list
 
 # --- constants --------------------------------------------------------------------------
@@ -42,6 +46,12 @@ LINK_LIFETIME_S = 300  # Stripe's account links expire five minutes after they a
 ONBOARDING_SESSION_S = 3600  # how long an opened onboarding page may take to be submitted
 TEST_IBAN = "DE89370400440532013000"  # Stripe's test IBAN that pays out successfully
 EMBEDDED_REVERSALS = 10  # Stripe embeds a transfer's ten newest reversals
+# standin.private[_LEDGER]: "transferred" (charge id -> the amount transferred from it and not
+# reversed) and "reversals" (transfer id -> its reversals' ids, oldest first).
+_LEDGER = "index:connect"
+_TRANSFER_FILTERS = ("destination", "transfer_group")
+for _field in _TRANSFER_FILTERS:
+    search.register_index("transfer", _field)
 
 # The euro area (one line reads better than a column of twenty strings).
 EURO_AREA = "AT BE CY DE EE ES FI FR GR HR IE IT LT LU LV MT NL PT SI SK".split()  # noqa: SIM905
@@ -608,6 +618,11 @@ def create_transfer(call):
         "transfer_group": values.get("transfer_group") or None,
     }
     standin.add(transfer, available_on=available_on)
+    for key in _TRANSFER_FILTERS:
+        search.index_field(standin, transfer, key)
+    if charge:
+        transferred = _ledger(standin)["transferred"]
+        transferred[charge["id"]] = transferred.get(charge["id"], 0) + value
     standin.stats.count("transfers", transfer["metadata"].get("payout_id") or transfer_id)
     standin.emit("transfer.created", transfer, request=call.request)
     return transfer
@@ -640,10 +655,13 @@ def update_transfer(call, transfer_id):
 @route("GET", "/v1/transfers")
 def list_transfers(call):
     values = take_list(call, {"destination": str, "transfer_group": str})
-    items = call.standin.all("transfer")
-    for key in ("destination", "transfer_group"):
-        if key in values:
-            items = [item for item in items if item[key] == values[key]]
+    standin = call.standin
+    wanted = [key for key in _TRANSFER_FILTERS if key in values]
+    if wanted:
+        items = search.by_field(standin, "transfer", wanted[0], values[wanted[0]])
+        items = [item for item in items if all(item[key] == values[key] for key in wanted)]
+    else:
+        items = standin.all("transfer")
     return list_answer("/v1/transfers", items, values)
 
 
@@ -693,12 +711,17 @@ def _source_charge(standin, charge_id: str, value: int, currency: str) -> dict:
 
 def source_left(standin, charge: dict) -> int:
     """What a charge can still fund: its amount less refunds and (unreversed) transfers."""
-    transferred = sum(
-        transfer["amount"] - transfer["amount_reversed"]
-        for transfer in standin.all("transfer")
-        if transfer["source_transaction"] == charge["id"]
-    )
+    transferred = _ledger(standin)["transferred"].get(charge["id"], 0)
     return charge["amount"] - charge.get("amount_refunded", 0) - transferred
+
+
+def _ledger(standin) -> dict:
+    """Connect's running records (plain containers in `private`: a reset forgets them, a
+    saved store keeps them)."""
+    ledger = standin.private[_LEDGER]
+    if not ledger:
+        ledger.update(transferred={}, reversals={})
+    return ledger
 
 
 def _charge_available_on(standin, charge: dict) -> int:
@@ -711,11 +734,7 @@ def _charge_available_on(standin, charge: dict) -> int:
 def _record_at(call, available_on: int, **fields) -> dict:
     """A balance transaction that becomes available at `available_on` (a charge's funds
     moved before they are available stay pending on both sides until then)."""
-    transaction = balance.record(call, immediately_available=True, **fields)
-    if available_on > transaction["created"]:
-        transaction["available_on"] = available_on
-        transaction["status"] = "pending"
-    return transaction
+    return balance.record(call, available_on=max(available_on, call.standin.now()), **fields)
 
 
 # --- transfer reversals -----------------------------------------------------------------
@@ -784,6 +803,9 @@ def create_reversal(call, transfer_id):
     }
     # Stripe takes a description but does not show it on the reversal object.
     standin.add(reversal, description=values.get("description"))
+    _ledger(standin)["reversals"].setdefault(transfer_id, []).append(reversal_id)
+    if transfer["source_transaction"]:
+        _ledger(standin)["transferred"][transfer["source_transaction"]] -= value
     previous = {
         "amount_reversed": transfer["amount_reversed"],
         "reversed": transfer["reversed"],
@@ -831,7 +853,11 @@ def _reversal(call, transfer_id, reversal_id) -> dict:
 
 
 def _reversals_of(standin, transfer_id: str) -> list[dict]:
-    return [r for r in standin.all("transfer_reversal") if r["transfer"] == transfer_id]
+    """The transfer's reversals, oldest first."""
+    table = standin.objects["transfer_reversal"]
+    return [
+        table[reversal_id] for reversal_id in _ledger(standin)["reversals"].get(transfer_id, ())
+    ]
 
 
 def _embed_reversals(standin, transfer: dict) -> None:
