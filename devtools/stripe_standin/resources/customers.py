@@ -6,6 +6,7 @@ from ..api import route
 from ..params import METADATA, merge_metadata, take
 from ..state import new_id
 from .common import list_answer, take_list
+from .payment_methods import cards_of
 
 _FIELDS = {
     "email": str,
@@ -101,10 +102,9 @@ def delete(call, customer_id):
     standin = call.standin
     del standin.objects["customer"][customer_id]
     # As on Stripe, the customer's cards are detached and can never be used again.
-    for payment_method in standin.all("payment_method"):
-        if payment_method["customer"] == customer_id:
-            payment_method["customer"] = None
-            standin.private[payment_method["id"]]["detached"] = True
+    for payment_method in cards_of(standin, customer_id):
+        payment_method["customer"] = None
+        standin.private[payment_method["id"]]["detached"] = True
     standin.emit("customer.deleted", customer, request=call.request)
     return {"id": customer_id, "object": "customer", "deleted": True}
 

@@ -198,7 +198,15 @@ def cancel(call, setup_intent_id):
 @route("GET", "/v1/setup_intents")
 def list_setup_intents(call):
     values = take_list(call, {"customer": str, "payment_method": str})
-    items = call.standin.all("setup_intent")
+    if "customer" in values:
+        from .events import objects_by_field
+
+        # A SetupIntent's customer is set when it is made, and never changes.
+        items = objects_by_field(
+            call.standin, "setup_intent.created", "setup_intent", "customer", values["customer"]
+        )
+    else:
+        items = call.standin.all("setup_intent")
     for key in ("customer", "payment_method"):
         if key in values:
             items = [item for item in items if item[key] == values[key]]
