@@ -247,3 +247,14 @@ def _raw(base_url, method, path, params=None):
     from tests.localstripe_server import api as raw_api
 
     return raw_api(base_url, method, path, params, secret_key="sk_test_dispatcher")
+
+
+def test_paging_backwards_says_whether_newer_objects_remain(standin):
+    made = [
+        post(standin, "/v1/customers", {"email": f"{n}@example.org"}).body["id"] for n in "abcd"
+    ]
+    # Newest first: d c b a. Before a: d c b, the two just before a are c b.
+    page = get(standin, "/v1/customers", {"ending_before": made[0], "limit": 2}).body
+    assert [c["id"] for c in page["data"]] == [made[2], made[1]] and page["has_more"]
+    page = get(standin, "/v1/customers", {"ending_before": made[2], "limit": 2}).body
+    assert [c["id"] for c in page["data"]] == [made[3]] and not page["has_more"]

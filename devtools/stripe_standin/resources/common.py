@@ -26,29 +26,21 @@ def list_answer(url: str, items: list[dict], params: dict) -> dict:
         raise bad_value("limit", f"This value must be between 1 and {MAX_LIMIT}.")
     ordered = newest_first(items)
     ids = [obj["id"] for obj in ordered]
-    if params.get("starting_after"):
-        if params["starting_after"] not in ids:
+    for cursor in ("starting_after", "ending_before"):
+        if params.get(cursor) and params[cursor] not in ids:
             raise invalid(
-                f"No such object: '{params['starting_after']}'",
-                param="starting_after",
-                code="resource_missing",
+                f"No such object: '{params[cursor]}'", param=cursor, code="resource_missing"
             )
-        ordered = ordered[ids.index(params["starting_after"]) + 1 :]
-    elif params.get("ending_before"):
-        if params["ending_before"] not in ids:
-            raise invalid(
-                f"No such object: '{params['ending_before']}'",
-                param="ending_before",
-                code="resource_missing",
-            )
-        ordered = ordered[: ids.index(params["ending_before"])][-limit:]
-    page = ordered[:limit]
-    return {
-        "object": "list",
-        "data": page,
-        "has_more": len(ordered) > limit,
-        "url": url,
-    }
+    if params.get("ending_before"):
+        # The page just before the cursor; has_more: are there newer ones still (what the
+        # SDK's backwards auto-pagination reads).
+        newer = ordered[: ids.index(params["ending_before"])]
+        page, has_more = newer[-limit:], len(newer) > limit
+    else:
+        if params.get("starting_after"):
+            ordered = ordered[ids.index(params["starting_after"]) + 1 :]
+        page, has_more = ordered[:limit], len(ordered) > limit
+    return {"object": "list", "data": page, "has_more": has_more, "url": url}
 
 
 def search_answer(url: str, items: list[dict], params: dict) -> dict:

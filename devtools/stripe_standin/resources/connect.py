@@ -29,6 +29,7 @@ import hashlib
 import re
 import secrets
 
+from .. import params
 from ..api import route
 from ..errors import bad_value, invalid, missing
 from ..params import METADATA, amount, merge_metadata, require, take
@@ -150,9 +151,11 @@ def create_account(call):
             f"Country '{country}' is unknown or not supported for Express accounts (use an "
             "ISO 3166-1 alpha-2 code such as BE, NL, DE, FR).",
         )
-    currency = values.get("default_currency", COUNTRY_CURRENCY[country]).lower()
-    if not re.fullmatch(r"[a-z]{3}", currency):
-        raise bad_value("default_currency", f"Invalid currency: {currency}")
+    currency = (
+        params.currency(values, "default_currency")
+        if "default_currency" in values
+        else COUNTRY_CURRENCY[country]
+    )
     email = values.get("email") or None
     if email is not None:
         _check_email(email, "email")
@@ -554,9 +557,7 @@ def create_transfer(call):
         )
     standin = call.standin
     value = amount(values)
-    currency = values["currency"].lower()
-    if not re.fullmatch(r"[a-z]{3}", currency):
-        raise bad_value("currency", f"Invalid currency: {values['currency']}")
+    currency = params.currency(values)
     destination = _destination(standin, values["destination"])
 
     charge = None
