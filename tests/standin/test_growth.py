@@ -19,11 +19,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from devtools.stripe_standin import api, forms
 from devtools.stripe_standin.resources import balance, connect
 from devtools.stripe_standin.resources.common import newest_first
 from devtools.stripe_standin.resources.events import _type_matches, _within
 from devtools.stripe_standin.state import Standin, new_id
+from tests.standin.inprocess_api import call
 
 SECRET_KEY = "sk_test_growth"
 SMALL, LARGE = 300, 3000
@@ -66,19 +66,6 @@ class CountingTable(dict):
 
     def items(self):
         return self._walk(super().items())
-
-
-def call(standin, method, path, params=None, *, account=None, status=200):
-    headers = {"Authorization": f"Bearer {SECRET_KEY}"}
-    if account:
-        headers["Stripe-Account"] = account
-    encoded = forms.encode(params or {})
-    if method in ("GET", "DELETE"):
-        reply = api.handle(standin, method, path, query=encoded, headers=headers)
-    else:
-        reply = api.handle(standin, method, path, body=encoded, headers=headers)
-    assert reply.status == status, reply.body
-    return reply.body
 
 
 def verified_account(standin) -> str:

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 import stripe
 
-from devtools.stripe_standin import api, forms, process, webhooks
+from devtools.stripe_standin import process, webhooks
 from devtools.stripe_standin.state import Standin
+from tests.standin.inprocess_api import call
 
 SECRET_KEY = "sk_test_x"
 STANDIN_DIR = Path(webhooks.__file__).parent
@@ -132,19 +133,6 @@ def standin():
     dispatcher = webhooks.install(standin)
     yield standin
     dispatcher.stop()
-
-
-def call(standin, method, path, params=None, *, account=None, status=200):
-    headers = {"Authorization": f"Bearer {SECRET_KEY}"}
-    if account:
-        headers["Stripe-Account"] = account
-    encoded = forms.encode(params or {})
-    if method in ("GET", "DELETE"):
-        reply = api.handle(standin, method, path, query=encoded, headers=headers)
-    else:
-        reply = api.handle(standin, method, path, body=encoded, headers=headers)
-    assert reply.status == status, reply.body
-    return reply.body
 
 
 def register(standin, url, events=("*",), **more) -> dict:
