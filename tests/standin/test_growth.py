@@ -25,7 +25,6 @@ from devtools.stripe_standin.resources.events import _type_matches, _within
 from devtools.stripe_standin.state import Standin, new_id
 from tests.standin.inprocess_api import call
 
-SECRET_KEY = "sk_test_growth"
 SMALL, LARGE = 300, 3000
 TIMED_CALLS = 30
 MAX_GROWTH = 3  # the median time of a request at LARGE may be at most 3x that at SMALL
