@@ -1,8 +1,8 @@
 """Groundswell settings: one module, every deployment difference comes from the environment.
 
 With no environment at all this is the *embedded default* (SQLite file, a filesystem Celery
-broker, our Stripe stand-in on localhost, console email). Production sets DEBUG=False plus the values
-in the README's configuration table; `manage.py check --deploy` then reports nothing.
+broker, our Stripe stand-in on localhost, console email). Production sets DEBUG=False plus the
+values in the README's configuration table; `manage.py check --deploy` then reports nothing.
 """
 
 from email.utils import parseaddr

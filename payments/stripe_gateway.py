@@ -210,7 +210,8 @@ class StripeGateway:
         "updated" | "unchanged"). Set-up tooling, not a gateway call the platform makes."""
         wanted = sorted(set(events))
         with _translated_errors():
-            for endpoint in self._v1.webhook_endpoints.list(params={"limit": 100}).auto_paging_iter():
+            endpoints = self._v1.webhook_endpoints.list(params={"limit": 100})
+            for endpoint in endpoints.auto_paging_iter():
                 if endpoint.url != url:
                     continue
                 if sorted(endpoint.enabled_events) == wanted and endpoint.status == "enabled":

@@ -12,8 +12,9 @@ position), and per account and type the same ids. `emit` only ever appends to th
 the index catches up by reading the events recorded since it last looked. A page costs what
 is on it, however many events the store holds (a `type` or `created` filter adds a binary
 search or two); only after the clock went back (a test's clock) are an account's events
-sorted, as other lists are. The index also serves other modules: `objects_by_field` finds objects through the events that
-announce a field being set (a card's customer through `payment_method.attached`).
+sorted, as other lists are. The index also serves other modules: `objects_by_field` finds
+objects through the events that announce a field being set (a card's customer through
+`payment_method.attached`).
 
 A webhook endpoint's signing `secret` is in the answer to its creation only, as on Stripe.
 It is random (`whsec_…`), unless the command line set `--webhook-secret` (endpoints for the
