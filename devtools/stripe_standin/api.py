@@ -294,8 +294,6 @@ def _execute(standin: Standin, entry: Route, arguments: dict, call: Call) -> tup
         return _error_reply(error), error.stored
     # A snapshot taken under the lock: the door serializes it after the lock is released.
     obj = expand(standin, obj, paths) if paths else snapshot(obj)
-    if obj.get("object") == "search_result" and "total_count" not in paths:
-        del obj["total_count"]  # Stripe counts only when asked: expand[]=total_count
     return Reply(200, obj), True
 
 
@@ -338,8 +336,24 @@ def _api_key(headers: Mapping[str, str]) -> str | None:
     return None
 
 
+# (object name, field) -> make(standin, obj): a field Stripe leaves out unless it is expanded
+# (a charge's `refunds` since API version 2022-11-15), registered by the resource modules.
+_COMPUTED: dict[tuple[str, str], Callable] = {}
+
+
+def expandable(object_name: str, field: str):
+    """Register how to make a field that only an `expand[]` asks for."""
+
+    def register(make):
+        _COMPUTED[(object_name, field)] = make
+        return make
+
+    return register
+
+
 def expand(standin: Standin, obj: dict, paths: list[str]) -> dict:
-    """Replace ids by the objects they name, along each dotted path (`data.` for lists)."""
+    """Replace ids by the objects they name, along each dotted path (`data.` for lists), and
+    fill in the fields that exist only when expanded."""
     obj = snapshot(obj)
     for dotted in paths:
         _expand_path(standin, obj, dotted.split("."))
@@ -354,6 +368,9 @@ def _expand_path(standin, node, parts):
         for item in node["data"]:
             _expand_path(standin, item, rest)
         return
+    make = _COMPUTED.get((node.get("object"), head))
+    if make is not None and head not in node:
+        node[head] = make(standin, node)
     value = node.get(head)
     if isinstance(value, str):
         target = standin.find(value)

@@ -109,17 +109,6 @@ def _metadata(value, name):
     return dict(value)
 
 
-def merge_metadata(current: dict, update: dict) -> dict:
-    """Stripe's update rule: a key set to "" is removed, others are added or replaced."""
-    merged = dict(current)
-    for key, value in update.items():
-        if value == "":
-            merged.pop(key, None)
-        else:
-            merged[key] = value
-    return merged
-
-
 def amount(values: dict, name: str = "amount", *, minimum: int = 1) -> int:
     value = values[name]
     if value < minimum:

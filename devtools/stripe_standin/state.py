@@ -194,8 +194,15 @@ class Standin:
     def all(self, kind: str) -> list[dict]:
         return list(self.objects[kind].values())
 
-    def set_metadata(self, obj: dict, metadata: dict) -> None:
-        obj["metadata"] = metadata
+    def update_metadata(self, obj: dict, changes: dict) -> None:
+        """Stripe's update rule: a key set to "" is removed, others are added or replaced."""
+        merged = dict(obj.get("metadata") or {})
+        for key, value in changes.items():
+            if value == "":
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        obj["metadata"] = merged
         self.index_metadata(obj)
 
     def index_metadata(self, obj: dict) -> None:

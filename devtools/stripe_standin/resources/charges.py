@@ -9,7 +9,8 @@ PaymentIntent or transfer group), search, and a charge's refunds.
 
 As on Stripe since API version 2022-11-15, a charge does not include its `refunds` unless the
 caller expands them: `expand[]=refunds` on a charge, `expand[]=data.refunds` on a list or a
-search of charges. Neither the stored charge nor its events carry them.
+search of charges (the dispatcher fills them in from `refunds.refund_list`). Neither the
+stored charge nor its events carry them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import copy
 import secrets
 
 from ..api import route
-from ..params import METADATA, expand_paths, merge_metadata, take
+from ..params import METADATA, take
 from ..state import new_id
 from . import balance, disputes, payment_methods, refunds, search
 from .common import list_answer, take_list
@@ -123,7 +124,7 @@ def charges_of(standin, payment_intent_id: str) -> list[dict]:
 @route("GET", "/v1/charges/{charge_id}")
 def retrieve(call, charge_id):
     take(call.params, {})
-    return _with_refunds(call, call.standin.get("charge", charge_id))
+    return call.standin.get("charge", charge_id)
 
 
 @route("POST", "/v1/charges/{charge_id}")
@@ -132,7 +133,7 @@ def update(call, charge_id):
     charge = call.standin.get("charge", charge_id)
     previous = {key: copy.deepcopy(charge[key]) for key in values}
     if "metadata" in values:
-        call.standin.set_metadata(charge, merge_metadata(charge["metadata"], values["metadata"]))
+        call.standin.update_metadata(charge, values["metadata"])
     for key in ("description", "receipt_email"):
         if key in values:
             charge[key] = values[key] or None
@@ -141,7 +142,7 @@ def update(call, charge_id):
         call.standin.emit(
             "charge.updated", charge, previous_attributes=changed, request=call.request
         )
-    return _with_refunds(call, charge)
+    return charge
 
 
 @route("GET", "/v1/charges")
@@ -157,12 +158,12 @@ def list_charges(call):
     for key in ("customer", "transfer_group"):
         if key in values:
             items = [item for item in items if item[key] == values[key]]
-    return _with_refunds(call, list_answer("/v1/charges", items, values))
+    return list_answer("/v1/charges", items, values)
 
 
 @route("GET", "/v1/charges/search")
 def search_charges(call):
-    return _with_refunds(call, search.search(call, "charge", "/v1/charges/search", SEARCH_FIELDS))
+    return search.search(call, "charge", "/v1/charges/search", SEARCH_FIELDS)
 
 
 @route("GET", "/v1/charges/{charge_id}/refunds")
@@ -171,28 +172,6 @@ def list_refunds_of(call, charge_id):
     call.standin.get("charge", charge_id)
     items = refunds.refunds_of(call.standin, charge_id)
     return list_answer(f"/v1/charges/{charge_id}/refunds", items, values)
-
-
-def _with_refunds(call, answer: dict) -> dict:
-    """The answer with each charge's `refunds` list where the caller expands it (a copy: the
-    stored charge never holds them). The dispatcher's `expand` then goes on along the path
-    (`refunds.data.balance_transaction`)."""
-    paths = expand_paths(call.params)
-    if answer["object"] == "charge":
-        if _expands(paths, "refunds"):
-            return {**answer, "refunds": refunds.refund_list(call.standin, answer["id"])}
-        return answer
-    if _expands(paths, "data.refunds"):
-        data = [
-            {**charge, "refunds": refunds.refund_list(call.standin, charge["id"])}
-            for charge in answer["data"]
-        ]
-        return {**answer, "data": data}
-    return answer
-
-
-def _expands(paths: list[str], field: str) -> bool:
-    return any(path == field or path.startswith(f"{field}.") for path in paths)
 
 
 # --- the object -------------------------------------------------------------------------------

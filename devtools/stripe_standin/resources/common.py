@@ -43,8 +43,9 @@ def list_answer(url: str, items: list[dict], params: dict) -> dict:
     return {"object": "list", "data": page, "has_more": has_more, "url": url}
 
 
-def search_answer(url: str, items: list[dict], params: dict) -> dict:
-    """Stripe's search_result object (page cursor = an offset, opaque to clients)."""
+def search_answer(url: str, items: list[dict], params: dict, *, count: bool = False) -> dict:
+    """Stripe's search_result object (page cursor = an offset, opaque to clients), with
+    `total_count` only when counted (Stripe counts when asked: `expand[]=total_count`)."""
     limit = params.get("limit", 10)
     if not 1 <= limit <= MAX_LIMIT:
         raise bad_value("limit", f"This value must be between 1 and {MAX_LIMIT}.")
@@ -57,14 +58,16 @@ def search_answer(url: str, items: list[dict], params: dict) -> dict:
             raise bad_value("page", "Invalid page cursor") from None
     page = ordered[offset : offset + limit]
     more = len(ordered) > offset + limit
-    return {
+    answer = {
         "object": "search_result",
         "data": page,
         "has_more": more,
         "next_page": f"page_{offset + limit}" if more else None,
-        "total_count": len(ordered),
         "url": url,
     }
+    if count:
+        answer["total_count"] = len(ordered)
+    return answer
 
 
 def take_list(call, extra: dict | None = None) -> dict:

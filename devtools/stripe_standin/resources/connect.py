@@ -32,7 +32,7 @@ import secrets
 from .. import params
 from ..api import route
 from ..errors import bad_value, invalid, missing
-from ..params import METADATA, amount, merge_metadata, require, take
+from ..params import METADATA, amount, require, take
 from ..state import new_id
 from . import balance, search
 from .common import list_answer, take_list
@@ -247,7 +247,7 @@ def update_account(call, account_id):
             account["settings"]["dashboard"]["display_name"] = account["business_profile"]["name"]
         _drop_profile_requirements(account)
     if "metadata" in values:
-        call.standin.set_metadata(account, merge_metadata(account["metadata"], values["metadata"]))
+        call.standin.update_metadata(account, values["metadata"])
     _announce(call.standin, account, before, request=call.request)
     return account
 
@@ -644,7 +644,7 @@ def update_transfer(call, transfer_id):
     if "description" in values:
         transfer["description"] = values["description"] or None
     if "metadata" in values:
-        standin.set_metadata(transfer, merge_metadata(transfer["metadata"], values["metadata"]))
+        standin.update_metadata(transfer, values["metadata"])
     previous = {key: value for key, value in previous.items() if transfer[key] != value}
     if previous:
         standin.emit(
@@ -839,9 +839,7 @@ def update_reversal(call, transfer_id, reversal_id):
     values = take(call.params, {"metadata": METADATA})
     reversal = _reversal(call, transfer_id, reversal_id)
     if "metadata" in values:
-        call.standin.set_metadata(
-            reversal, merge_metadata(reversal["metadata"], values["metadata"])
-        )
+        call.standin.update_metadata(reversal, values["metadata"])
     return reversal
 
 

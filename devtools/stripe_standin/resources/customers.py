@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..api import route
-from ..params import METADATA, merge_metadata, take
+from ..params import METADATA, take
 from ..state import new_id
 from .common import list_answer, take_list
 from .payment_methods import cards_of
@@ -83,9 +83,7 @@ def update(call, customer_id):
         if key in values:
             customer[key] = values[key] or ([] if key == "preferred_locales" else None)
     if "metadata" in values:
-        call.standin.set_metadata(
-            customer, merge_metadata(customer["metadata"], values["metadata"])
-        )
+        call.standin.update_metadata(customer, values["metadata"])
     if "invoice_settings" in values:
         default = values["invoice_settings"].get("default_payment_method") or None
         customer["invoice_settings"]["default_payment_method"] = default

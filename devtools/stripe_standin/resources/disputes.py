@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..api import route
 from ..errors import invalid
-from ..params import METADATA, merge_metadata, take
+from ..params import METADATA, take
 from ..state import new_id
 from . import balance
 from .common import list_answer, take_list
@@ -136,7 +136,7 @@ def update(call, dispute_id):
     if evidence or submitting:
         _still_open(dispute)
     if "metadata" in values:
-        standin.set_metadata(dispute, merge_metadata(dispute["metadata"], values["metadata"]))
+        standin.update_metadata(dispute, values["metadata"])
     previous = {"evidence": dict(dispute["evidence"]), "status": dispute["status"]}
     for key, value in evidence.items():
         dispute["evidence"][key] = value or None

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from ..api import route
 from ..errors import bad_value, invalid, missing
-from ..params import METADATA, merge_metadata, require, take
+from ..params import METADATA, require, take
 from ..state import new_id
 from ..webhooks import valid_selector
 from . import search
@@ -354,9 +354,7 @@ def update_endpoint(call, endpoint_id):
     if "description" in values:
         endpoint["description"] = values["description"] or None
     if "metadata" in values:
-        call.standin.set_metadata(
-            endpoint, merge_metadata(endpoint["metadata"], values["metadata"])
-        )
+        call.standin.update_metadata(endpoint, values["metadata"])
     return endpoint
 
 

@@ -31,7 +31,7 @@ import secrets
 from .. import cards
 from ..api import route
 from ..errors import card_error, doc_url, invalid, unexpected_state
-from ..params import METADATA, amount, currency, merge_metadata, require, take
+from ..params import METADATA, amount, currency, require, take
 from ..state import new_id, snapshot
 from . import charges, payment_methods, search
 from .common import list_answer, take_list
@@ -223,9 +223,7 @@ def update(call, payment_intent_id):
         payment_intent["payment_method"] = payment_method["id"]
         payment_intent["status"] = "requires_confirmation"
     if "metadata" in values:
-        call.standin.set_metadata(
-            payment_intent, merge_metadata(payment_intent["metadata"], values["metadata"])
-        )
+        call.standin.update_metadata(payment_intent, values["metadata"])
     for key in _FIELDS.keys() - {"metadata"}:
         if key in values:
             payment_intent[key] = values[key] or None

@@ -12,7 +12,7 @@ import hashlib
 from .. import cards
 from ..api import route
 from ..errors import card_error, invalid
-from ..params import METADATA, merge_metadata, require, take
+from ..params import METADATA, require, take
 from ..state import new_id
 from .common import list_answer, take_list
 
@@ -140,9 +140,7 @@ def update(call, payment_method_id):
     values = take(call.params, {"metadata": METADATA, "billing_details": _BILLING})
     payment_method = call.standin.get("payment_method", payment_method_id)
     if "metadata" in values:
-        call.standin.set_metadata(
-            payment_method, merge_metadata(payment_method["metadata"], values["metadata"])
-        )
+        call.standin.update_metadata(payment_method, values["metadata"])
     for key, value in (values.get("billing_details") or {}).items():
         if key == "address":
             payment_method["billing_details"]["address"].update(value)

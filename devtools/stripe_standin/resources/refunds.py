@@ -13,9 +13,9 @@ Events: refund.created and charge.refunded (with the charge).
 
 from __future__ import annotations
 
-from ..api import route
+from ..api import expandable, route
 from ..errors import invalid
-from ..params import METADATA, amount, merge_metadata, take
+from ..params import METADATA, amount, take
 from ..state import new_id
 from . import balance, disputes, search
 from .common import list_answer, take_list
@@ -107,7 +107,7 @@ def update(call, refund_id):
     refund = call.standin.get("refund", refund_id)
     if "metadata" in values:
         previous = {"metadata": dict(refund["metadata"])}
-        call.standin.set_metadata(refund, merge_metadata(refund["metadata"], values["metadata"]))
+        call.standin.update_metadata(refund, values["metadata"])
         call.standin.emit(
             "refund.updated", refund, previous_attributes=previous, request=call.request
         )
@@ -132,10 +132,12 @@ def refunds_of(standin, charge_id: str) -> list[dict]:
     return search.by_field(standin, "refund", "charge", charge_id) or []
 
 
-def refund_list(standin, charge_id: str) -> dict:
-    """A charge's `refunds` when it is expanded: Stripe's list object, newest first, the first
-    page of ten (`GET /v1/charges/{id}/refunds` pages on)."""
-    return list_answer(f"/v1/charges/{charge_id}/refunds", refunds_of(standin, charge_id), {})
+@expandable("charge", "refunds")
+def refund_list(standin, charge: dict) -> dict:
+    """A charge's `refunds` when it is expanded (on its own, in a list, or as a PaymentIntent's
+    latest_charge): Stripe's list object, newest first, the first page of ten
+    (`GET /v1/charges/{id}/refunds` pages on)."""
+    return list_answer(f"/v1/charges/{charge['id']}/refunds", refunds_of(standin, charge["id"]), {})
 
 
 def money(amount_minor: int, currency: str) -> str:

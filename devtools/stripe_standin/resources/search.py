@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import invalid
-from ..params import require, take
+from ..params import expand_paths, require, take
 from .common import search_answer
 
 STRING, NUMBER, METADATA = "string", "number", "metadata"
@@ -82,7 +82,7 @@ def search(call, kind: str, url: str, fields: dict[str, str]) -> dict:
     if lag:
         cutoff = standin.clock() - lag
         items = [obj for obj in items if created_at(standin, obj) <= cutoff]
-    return search_answer(url, items, values)
+    return search_answer(url, items, values, count="total_count" in expand_paths(call.params))
 
 
 def parse(query: str, fields: dict[str, str], url: str = "this search") -> list[Clause]:

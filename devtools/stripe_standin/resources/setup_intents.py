@@ -16,7 +16,7 @@ import secrets
 from .. import cards
 from ..api import route
 from ..errors import card_error, doc_url, invalid, unexpected_state
-from ..params import METADATA, merge_metadata, require, take
+from ..params import METADATA, require, take
 from ..state import new_id, snapshot
 from . import payment_methods
 from .common import list_answer, take_list
@@ -116,9 +116,7 @@ def update(call, setup_intent_id):
     values = take(call.params, {"metadata": METADATA, "description": str, "payment_method": str})
     setup_intent = _get(call, setup_intent_id, values)
     if "metadata" in values:
-        call.standin.set_metadata(
-            setup_intent, merge_metadata(setup_intent["metadata"], values["metadata"])
-        )
+        call.standin.update_metadata(setup_intent, values["metadata"])
     if "description" in values:
         setup_intent["description"] = values["description"] or None
     if values.get("payment_method"):
