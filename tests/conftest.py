@@ -4,6 +4,7 @@ Set REQUIRE_SERVICES=1 (CI does) to turn "service not available" skips into fail
 """
 
 import os
+import time
 
 import pytest
 from django.conf import settings
@@ -24,6 +25,16 @@ def service_unavailable(reason):
     if _require_services():
         pytest.fail(f"REQUIRE_SERVICES is set but {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def wait_for(condition, timeout=20.0, interval=0.05):
+    """Poll `condition` until it is true (True) or `timeout` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return False
 
 
 def redis_url():

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import stripe
 from requests.structures import CaseInsensitiveDict
 
-from payments.gateway import PaymentDeclined, PaymentProviderError
+from payments.gateway import Customer, PaymentDeclined, PaymentProviderError
 from payments.stripe_gateway import StripeGateway, _charge, _payment_method, _setup_intent
 
 from . import api, forms
@@ -215,9 +215,7 @@ class _Card:
         return getattr(self.card, name)
 
 
-def _customer(customer: dict):
-    from payments.gateway import Customer
-
+def _customer(customer: dict) -> Customer:
     return Customer(id=customer["id"], email=customer["email"] or "", name=customer["name"] or "")
 
 

@@ -1,7 +1,5 @@
 """A real Celery worker consumes a task through the configured broker (and through Redis)."""
 
-import time
-
 import pytest
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
@@ -10,7 +8,7 @@ from django.core.cache import cache
 
 from config.celery import configure
 from core.tasks import HEARTBEAT_CACHE_KEY
-from tests.conftest import redis_url
+from tests.conftest import redis_url, wait_for
 
 
 def _app(broker_url, monkeypatch=None):
@@ -23,20 +21,11 @@ def _app(broker_url, monkeypatch=None):
     return app
 
 
-def _wait_for(condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def _round_trip(app):
     cache.delete(HEARTBEAT_CACHE_KEY)
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         app.send_task("core.tasks.heartbeat")
-        assert _wait_for(lambda: cache.get(HEARTBEAT_CACHE_KEY) is not None), "worker never ran it"
+        assert wait_for(lambda: cache.get(HEARTBEAT_CACHE_KEY) is not None), "worker never ran it"
 
 
 def test_worker_runs_a_task_through_the_configured_broker():

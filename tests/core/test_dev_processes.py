@@ -11,6 +11,8 @@ from pathlib import Path
 
 import honcho.manager
 
+from tests.conftest import wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -24,15 +26,6 @@ def procfile():
 def dev_kill_wait():
     """The seconds bin/dev lets honcho wait before SIGKILL."""
     return int(re.search(r"honcho\.manager\.KILL_WAIT = (\d+)", (ROOT / "bin/dev").read_text())[1])
-
-
-def _wait_for(condition, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_every_procfile_line_execs_its_program():
@@ -67,7 +60,7 @@ def test_the_worker_stops_cleanly_when_honcho_terminates_it(tmp_path):
             start_new_session=True,
         )
         try:
-            assert _wait_for(lambda: b" ready." in log.read_bytes(), 60), log.read_text()
+            assert wait_for(lambda: b" ready." in log.read_bytes(), 60, 0.1), log.read_text()
             started = time.monotonic()
             os.killpg(worker.pid, signal.SIGTERM)  # what honcho does on Ctrl-C
             returncode = worker.wait(timeout=dev_kill_wait())

@@ -66,9 +66,7 @@ def test_a_server_error_mails_the_admins_and_the_page_says_so(erroring_client, s
 
 @pytest.mark.django_db
 @pytest.mark.allow_server_error
-def test_without_admins_the_500_page_does_not_claim_anyone_was_notified(
-    erroring_client, settings
-):
+def test_without_admins_the_500_page_does_not_claim_anyone_was_notified(erroring_client, settings):
     settings.ADMINS = []
     response = erroring_client.get("/boom/")
     assert response.status_code == 500

@@ -1,4 +1,5 @@
-"""One request to a `Standin` through the dispatcher both doors use, for the stand-in's tests."""
+"""For the stand-in's tests: one request to a `Standin` through the dispatcher both doors use,
+and a clock the tests move by hand."""
 
 from __future__ import annotations
 
@@ -19,3 +20,13 @@ def call(standin, method, path, params=None, *, account=None, status=200):
         reply = api.handle(standin, method, path, body=encoded, headers=headers)
     assert reply.status == status, reply.body
     return reply.body
+
+
+class Clock:
+    """A Standin's clock that stands still until a test moves `now`."""
+
+    def __init__(self, now=1_800_000_000.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now

@@ -28,6 +28,7 @@ from devtools.stripe_standin.inprocess import InProcessHTTPClient
 from devtools.stripe_standin.resources import balance, connect
 from devtools.stripe_standin.server import create_app
 from devtools.stripe_standin.state import Standin, new_id
+from tests.standin.inprocess_api import Clock
 
 SECRET_KEY = "sk_test_connect"
 PUBLIC_URL = "http://standin.test"
@@ -80,14 +81,6 @@ def assert_stripe_shape(ours, sample, path=""):
 
 
 # --- the in-process stand-in ------------------------------------------------------------
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1_800_000_000.0
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture

@@ -8,16 +8,9 @@ import pytest
 from devtools.stripe_standin import api, forms
 from devtools.stripe_standin.faults import Faults
 from devtools.stripe_standin.state import Standin
+from tests.standin.inprocess_api import Clock
 
 SECRET = {"Authorization": "Bearer sk_test_dispatcher"}
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1_800_000_000.0
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture

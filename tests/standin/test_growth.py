@@ -23,21 +23,13 @@ from devtools.stripe_standin.resources import balance, connect
 from devtools.stripe_standin.resources.common import newest_first
 from devtools.stripe_standin.resources.events import _type_matches, _within
 from devtools.stripe_standin.state import Standin, new_id
-from tests.standin.inprocess_api import call
+from tests.standin.inprocess_api import Clock, call
 
 SMALL, LARGE = 300, 3000
 TIMED_CALLS = 30
 MAX_GROWTH = 3  # the median time of a request at LARGE may be at most 3x that at SMALL
 TIME_FLOOR_S = 0.0001  # below 0.1 ms, noise is more than the request: compare from there
 MAX_WALKED = 20  # stored entries a request may walk through, at either size
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1_800_000_000.0
-
-    def __call__(self):
-        return self.now
 
 
 class CountingTable(dict):

@@ -19,6 +19,7 @@ from devtools.stripe_standin.resources import search
 from devtools.stripe_standin.state import Standin
 from payments.gateway import ChargeStatus
 from payments.stripe_gateway import StripeGateway
+from tests.standin.inprocess_api import Clock
 from tests.standin.test_stripe_shapes import FIXTURES, shape_differences
 
 SECRET_KEY = "sk_test_payment_intents"
@@ -114,14 +115,6 @@ class Door:
 @pytest.fixture
 def door():
     return Door()
-
-
-class Clock:
-    def __init__(self, now=1_800_000_000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 def _saved_card(client, card="pm_card_visa"):

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,18 +20,10 @@ from django.conf import settings
 from config.celery import configure
 from payments.gateway import ChargeStatus, PaymentProviderError
 from payments.stripe_gateway import StripeGateway
+from tests.conftest import wait_for
 from tests.stripe_fixtures import STANDIN_SECRET_KEY
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-
-
-def _wait_for(condition, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.fixture
@@ -116,8 +107,10 @@ def test_a_celery_worker_process_charges_a_saved_card_through_the_standin(
                 {"pledge_id": "w-1"},
             ],
         )
-        charged = _wait_for(
-            lambda: standin.stats()["succeeded_payment_intents_by_pledge"].get("w-1") == 1
+        charged = wait_for(
+            lambda: standin.stats()["succeeded_payment_intents_by_pledge"].get("w-1") == 1,
+            timeout=30,
+            interval=0.1,
         )
         assert charged, "the worker never charged the card"
         stats = standin.stats()
