@@ -1,5 +1,5 @@
-"""The admin site's branding, and the audit log in the admin: read-only, filterable by action
-and target type."""
+"""The admin site's branding, the read-only admin every app uses for records only its services
+write, and the audit log in the admin: read-only, filterable by action and target type."""
 
 from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
@@ -20,8 +20,21 @@ admin.site.site_url = "/"
 admin.site.enable_nav_sidebar = False
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written only by the app: admins may look, never add, edit or delete."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):  # the log is append-only
     list_display = ["created_at", "action", "target_link", "transition", "actor", "short_note"]
     list_filter = ["action", ("target_type", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["note"]
@@ -37,16 +50,6 @@ class AuditEventAdmin(admin.ModelAdmin):
         "note",
     ]
     readonly_fields = fields
-
-    # The log is append-only: nobody adds, edits or deletes rows here.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Target")
     def target_link(self, event):

@@ -5,21 +5,9 @@ import json
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from core.admin import ReadOnlyAdmin
 from payments import services
 from payments.models import StripeCustomer, WebhookEvent
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records written only by the app: admins may look, never add, edit or delete."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WebhookEvent)

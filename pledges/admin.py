@@ -3,6 +3,7 @@ services make changes."""
 
 from django.contrib import admin
 
+from core.admin import ReadOnlyAdmin
 from core.money import format_money
 from pledges.models import IssuedSetupIntent, Pledge, PledgeFailure
 
@@ -25,7 +26,7 @@ class IssuedSetupIntentInline(admin.TabularInline):
 
 
 @admin.register(Pledge)
-class PledgeAdmin(admin.ModelAdmin):
+class PledgeAdmin(ReadOnlyAdmin):
     list_display = ["campaign", "supporter", "amount", "status", "reward", "created_at"]
     list_filter = ["status", "currency"]
     search_fields = ["supporter__email", "supporter__display_name", "campaign__title"]
@@ -50,22 +51,13 @@ class PledgeAdmin(admin.ModelAdmin):
     readonly_fields = fields
     inlines = [IssuedSetupIntentInline]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     @admin.display(description="Amount", ordering="amount_minor")
     def amount(self, pledge):
         return format_money(pledge.amount_minor, pledge.currency)
 
 
 @admin.register(PledgeFailure)
-class PledgeFailureAdmin(admin.ModelAdmin):
+class PledgeFailureAdmin(ReadOnlyAdmin):
     """Cards the provider refused, to spot card testing (many failures from one IP)."""
 
     list_display = ["created_at", "member", "ip", "campaign", "kind", "reason"]
@@ -74,18 +66,9 @@ class PledgeFailureAdmin(admin.ModelAdmin):
     list_select_related = ["member", "campaign"]
     readonly_fields = [*list_display, "setup_intent_id"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(IssuedSetupIntent)
-class IssuedSetupIntentAdmin(admin.ModelAdmin):
+class IssuedSetupIntentAdmin(ReadOnlyAdmin):
     """Card forms (SetupIntents) we issued, to see what one IP asked for and what a block
     cancelled; "Finished" is empty while a form could still take a card."""
 
@@ -94,12 +77,3 @@ class IssuedSetupIntentAdmin(admin.ModelAdmin):
     search_fields = ["setup_intent_id", "ip", "pledge__supporter__email"]
     list_select_related = ["pledge"]
     readonly_fields = list_display
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
