@@ -79,6 +79,20 @@ def _apply(instance, values):
     return changed
 
 
+def _save_part(campaign, part, values, *, by, kind, name):
+    """Save a new or changed part of the campaign (a budget item, a stretch goal) with its
+    audit row: `<kind>:added` naming the new part, or `<kind>:changed` with what changed."""
+    if part.pk is None:
+        action, subject, changed = f"{kind}:added", "", [values[name]]
+        _apply(part, values)
+    else:
+        action, subject = f"{kind}:changed", f"“{getattr(part, name)}”"
+        changed = _apply(part, values)
+    part.save()
+    _record_edit(campaign, action, by=by, changed=changed, subject=subject)
+    return part
+
+
 def _require_owner(campaign, by):
     if campaign.organizer_id != by.pk:
         raise NotPermitted("Only the campaign's organizer can do this.")
@@ -370,15 +384,7 @@ def save_budget_item(campaign, item=None, *, by, label, amount_minor, required=T
     elif item.campaign_id != campaign.pk:
         raise NotPermitted("That budget item belongs to another campaign.")
     values = {"label": label.strip(), "amount_minor": amount_minor, "required": required}
-    if item.pk is None:
-        action, subject, changed = "budget:added", "", [values["label"]]
-        _apply(item, values)
-    else:
-        action, subject = "budget:changed", f"“{item.label}”"
-        changed = _apply(item, values)
-    item.save()
-    _record_edit(campaign, action, by=by, changed=changed, subject=subject)
-    return item
+    return _save_part(campaign, item, values, by=by, kind="budget", name="label")
 
 
 @transaction.atomic
@@ -402,14 +408,7 @@ def save_stretch_goal(campaign, goal=None, *, by, amount_minor, description):
     if campaign.stretch_goals.filter(amount_minor=amount_minor).exclude(pk=goal.pk).exists():
         raise DomainError("There is already a stretch goal at this amount.", field="amount")
     values = {"amount_minor": amount_minor, "description": description.strip()}
-    if goal.pk is None:
-        action, subject, changed = "stretch_goal:added", "", [values["description"]]
-        _apply(goal, values)
-    else:
-        action, subject = "stretch_goal:changed", f"“{goal.description}”"
-        changed = _apply(goal, values)
-    goal.save()
-    _record_edit(campaign, action, by=by, changed=changed, subject=subject)
+    _save_part(campaign, goal, values, by=by, kind="stretch_goal", name="description")
     return goal
 
 
