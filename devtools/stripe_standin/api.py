@@ -69,7 +69,7 @@ class Route:
 
 
 _STATIC: dict[tuple[str, str], Route] = {}
-_PARAMETERISED: list[Route] = []
+_PARAMETERISED: dict[str, list[Route]] = {}  # by method, tried in registration order
 
 
 def route(method: str, template: str, *, publishable: bool = False):
@@ -79,7 +79,7 @@ def route(method: str, template: str, *, publishable: bool = False):
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
         entry = Route(method, template, re.compile(f"^{regex}$"), handler, publishable)
         if "{" in template:
-            _PARAMETERISED.append(entry)
+            _PARAMETERISED.setdefault(method, []).append(entry)
         else:
             _STATIC[(method, template)] = entry
         return handler
@@ -89,18 +89,17 @@ def route(method: str, template: str, *, publishable: bool = False):
 
 def routes() -> list[Route]:
     _load_resources()
-    return [*_STATIC.values(), *_PARAMETERISED]
+    return [*_STATIC.values(), *(entry for group in _PARAMETERISED.values() for entry in group)]
 
 
 def _match(method: str, path: str) -> tuple[Route, dict] | None:
     entry = _STATIC.get((method, path))
     if entry is not None:
         return entry, {}
-    for entry in _PARAMETERISED:
-        if entry.method == method:
-            found = entry.pattern.match(path)
-            if found:
-                return entry, {key: unquote(value) for key, value in found.groupdict().items()}
+    for entry in _PARAMETERISED.get(method, ()):
+        found = entry.pattern.match(path)
+        if found:
+            return entry, {key: unquote(value) for key, value in found.groupdict().items()}
     return None
 
 
