@@ -18,7 +18,9 @@ as with 100,000: no request adds up the store. A pending transaction becomes ava
 from __future__ import annotations
 
 import heapq
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+
+from core.money import round_minor
 
 from ..api import route
 from ..errors import missing
@@ -33,8 +35,7 @@ _LEDGERS = "index:balance"  # standin.private[_LEDGERS][account]: that account's
 def processing_fee(standin, amount: int) -> int:
     """Stripe's card fee: a percentage plus a fixed part, rounded half-up to the minor unit."""
     percent = Decimal(str(standin.settings["fee_percent"]))
-    fee = (Decimal(amount) * percent / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    return int(fee) + int(standin.settings["fee_fixed_minor"])
+    return round_minor(Decimal(amount) * percent / 100) + int(standin.settings["fee_fixed_minor"])
 
 
 def record(
