@@ -39,11 +39,13 @@ INSTALLED_APPS = [
     "rest_framework",
     "allauth",
     "allauth.account",
+    "pgtrigger",
     "core",
     "members",
     "campaigns",
     "pledges",
     "payments",
+    "ledger",
     "payouts",
 ]
 
