@@ -4,7 +4,9 @@ Every movement of money is one `Transaction` whose `Entry` rows sum to zero: mon
 from the accounts with a negative amount to those with a positive one (a contribution is
 supporters' cards -1000, campaign +1000). Amounts are signed integers in the currency's
 minor unit. Nothing updates or deletes a row: the models and their querysets refuse, and on
-PostgreSQL so do triggers (django-pgtrigger); a correction is a new transaction. Postings
+PostgreSQL so do triggers (django-pgtrigger); a correction is a new transaction. On
+PostgreSQL a deferred trigger also refuses, at commit, a transaction whose entries do not
+sum to zero; on SQLite `manage.py verify_ledger` finds one. Postings
 go through `ledger.services.post`, which checks the balance and makes replays idempotent.
 
 The ledger sits below pledges, campaigns and payouts and imports none of them: it names a
@@ -26,6 +28,7 @@ from django.db.models import Q
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from core.money import format_money
 from ledger.errors import LedgerError
 
 # Enough for "contribution:pledge:<id>:attempt:<id>" and a provider id or two.
@@ -85,6 +88,47 @@ def _protect(model_name):
     return pgtrigger.Protect(
         name=f"{model_name}_append_only", operation=pgtrigger.Update | pgtrigger.Delete
     )
+
+
+# On PostgreSQL the database checks each transaction when it commits, however it was written
+# (a deferred constraint trigger sees all of a transaction's entries, inserted one by one):
+# its entries sum to zero, in its currency and their accounts'. A transaction without
+# entries fails too, since non-zero entries that sum to zero are at least two.
+# ERRCODE check_violation: Django raises IntegrityError, as for a CHECK constraint.
+_BALANCED_ENTRIES = pgtrigger.Trigger(
+    name="entries_balance",
+    operation=pgtrigger.Insert,
+    when=pgtrigger.After,
+    timing=pgtrigger.Deferred,
+    func="""
+        IF (SELECT SUM(amount_minor) FROM ledger_entry
+            WHERE transaction_id = NEW.transaction_id) <> 0 THEN
+            RAISE EXCEPTION 'ledger: the entries of transaction % do not sum to zero',
+                NEW.transaction_id USING ERRCODE = 'check_violation';
+        END IF;
+        IF NEW.currency <> (SELECT currency FROM ledger_transaction
+                            WHERE id = NEW.transaction_id)
+           OR NEW.currency <> (SELECT currency FROM ledger_account WHERE id = NEW.account_id)
+        THEN
+            RAISE EXCEPTION 'ledger: entry % is not in its transaction''s and account''s currency',
+                NEW.id USING ERRCODE = 'check_violation';
+        END IF;
+        RETURN NULL;
+    """,
+)
+_TRANSACTION_HAS_ENTRIES = pgtrigger.Trigger(
+    name="transaction_has_entries",
+    operation=pgtrigger.Insert,
+    when=pgtrigger.After,
+    timing=pgtrigger.Deferred,
+    func="""
+        IF NOT EXISTS (SELECT 1 FROM ledger_entry WHERE transaction_id = NEW.id) THEN
+            RAISE EXCEPTION 'ledger: transaction % has no entries', NEW.id
+                USING ERRCODE = 'check_violation';
+        END IF;
+        RETURN NULL;
+    """,
+)
 
 
 class Account(AppendOnlyModel):
@@ -195,7 +239,7 @@ class Transaction(AppendOnlyModel):
                 name="ledger_contribution_has_pledge",
             ),
         ]
-        triggers = [_protect("transaction")]
+        triggers = [_protect("transaction"), _TRANSACTION_HAS_ENTRIES]
 
     def __str__(self):
         return f"{self.get_kind_display()} #{self.pk}"
@@ -222,7 +266,7 @@ class Entry(AppendOnlyModel):
         constraints = [
             models.CheckConstraint(condition=~Q(amount_minor=0), name="ledger_entry_not_zero")
         ]
-        triggers = [_protect("entry")]
+        triggers = [_protect("entry"), _BALANCED_ENTRIES]
 
     def __str__(self):
-        return f"{self.account}: {self.amount_minor:+d}"
+        return f"{self.account}: {format_money(self.amount_minor, self.currency)}"

@@ -5,8 +5,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, IntegrityError, connection
 from django.db import transaction as db_transaction
+from django.utils import timezone
 
 from ledger import accounts, services
 from ledger.errors import LedgerError
@@ -136,14 +137,100 @@ def _table_rows(table):
 
 
 @pytest.mark.postgres
-def test_the_migration_installed_the_triggers(db):
+def test_the_migrations_installed_the_triggers(db):
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT tgrelid::regclass::text, tgname FROM pg_trigger "
-            "WHERE tgname LIKE 'pgtrigger_%%_append_only_%%' ORDER BY 1"
+            "SELECT tgrelid::regclass::text, tgname, tgdeferrable FROM pg_trigger "
+            "WHERE tgname LIKE 'pgtrigger_%%' AND tgrelid::regclass::text LIKE 'ledger_%%'"
         )
-        tables = [table for table, _ in cursor.fetchall()]
-    assert tables == ["ledger_account", "ledger_entry", "ledger_transaction"]
+        found = {(table, name.rsplit("_", 1)[0], deferred) for table, name, deferred in cursor}
+    assert found == {
+        ("ledger_account", "pgtrigger_account_append_only", False),
+        ("ledger_transaction", "pgtrigger_transaction_append_only", False),
+        ("ledger_entry", "pgtrigger_entry_append_only", False),
+        ("ledger_entry", "pgtrigger_entries_balance", True),
+        ("ledger_transaction", "pgtrigger_transaction_has_entries", True),
+    }
+
+
+def _insert(table, **values):
+    columns = ", ".join(values)
+    marks = ", ".join(["%s"] * len(values))
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(values.values()))  # noqa: S608
+
+
+def _raw_transaction(key):
+    now = timezone.now()
+    _insert(
+        "ledger_transaction", kind="refund", currency="EUR", key=key, occurred_at=now,
+        recorded_at=now, memo="", is_estimate=False, provider_object_id="",
+    )  # fmt: skip
+    return Transaction.objects.get(key=key).pk
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("write", "refused"),
+    [
+        pytest.param(
+            lambda eur, txn: _insert(
+                "ledger_entry",
+                transaction_id=txn.pk,
+                account_id=eur.campaign.pk,
+                amount_minor=1,
+                currency="EUR",
+            ),
+            "do not sum to zero",
+            id="unbalanced",
+        ),
+        pytest.param(
+            lambda eur, txn: [
+                _insert(
+                    "ledger_entry",
+                    transaction_id=txn.pk,
+                    account_id=account.pk,
+                    amount_minor=amount,
+                    currency="USD",
+                )
+                for account, amount in ((eur.campaign, 5), (eur.cards, -5))
+            ],
+            "currency",
+            id="balanced in another currency",
+        ),
+        pytest.param(
+            lambda eur, txn: _raw_transaction("refund:no-entries"),
+            "has no entries",
+            id="no entries",
+        ),
+    ],
+)
+def test_postgresql_refuses_an_unbalanced_transaction_at_commit(eur, write, refused):
+    txn, _ = contribute(42, 2_500)
+
+    with pytest.raises(IntegrityError, match=refused), db_transaction.atomic():
+        write(eur, txn)
+        # What COMMIT does with the deferred triggers (the test's own transaction never
+        # commits): check them now.
+        connection.cursor().execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+    assert Entry.objects.count() == 2 and Transaction.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_refuses_a_raw_unbalanced_entry_when_it_commits():
+    txn, _ = contribute(42, 2_500)
+    # Autocommit: the statement is its own transaction, checked when it commits.
+    with pytest.raises(IntegrityError, match="do not sum to zero"):
+        _insert(
+            "ledger_entry",
+            transaction_id=txn.pk,
+            account_id=txn.entries.first().account_id,
+            amount_minor=1,
+            currency="EUR",
+        )
+    assert Entry.objects.count() == 2
 
 
 @pytest.mark.postgres
