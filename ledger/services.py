@@ -1,4 +1,4 @@
-"""Every write to the ledger: balanced, idempotent postings (`post`, `transfer`, `reverse`).
+"""Every write to the ledger: balanced, idempotent postings (post, transfer, reverse_transaction).
 
 A posting is identified by its `key`, derived from our own ids ("contribution:pledge:42"):
 posting it again returns the transaction already there, so a retried task or a replayed
@@ -19,7 +19,7 @@ from core.money import CURRENCIES, MAX_AMOUNT_MINOR
 from ledger.errors import LedgerError
 from ledger.models import KEY_MAX_LENGTH, Account, Entry, Transaction
 
-__all__ = ["LedgerError", "post", "reverse", "transfer"]
+__all__ = ["LedgerError", "post", "reverse_transaction", "transfer"]
 
 PROVIDER_ID_MAX_LENGTH = Transaction._meta.get_field("provider_object_id").max_length
 
@@ -127,7 +127,7 @@ def transfer(kind, *, from_account, to_account, amount_minor, key, **details):
     )
 
 
-def reverse(original, *, key, memo, occurred_at=None, kind=Transaction.Kind.CORRECTION):
+def reverse_transaction(original, *, key, memo, occurred_at=None, kind=Transaction.Kind.CORRECTION):
     """Undo a recorded transaction with a new one that moves the same money back.
 
     The ledger never edits a row: a wrong posting stays, and this correction (kind

@@ -319,10 +319,10 @@ def _missing_once(read):
     return recorded
 
 
-def test_reverse_posts_a_correction_that_moves_the_money_back(eur):
+def test_reverse_transaction_posts_a_correction_that_moves_the_money_back(eur):
     original, _ = contribute(42, 2_500, provider_object_id="pi_1")
 
-    correction, created = services.reverse(
+    correction, created = services.reverse_transaction(
         original, key="correction:contribution:pledge:42", memo="Posted twice by hand"
     )
 
