@@ -43,3 +43,22 @@ def record(target, *, action, by=None, from_status="", to_status="", note=""):
         to_status=to_status,
         note=note,
     )
+
+
+class Installation(models.Model):
+    """This database's one row: the random id that keeps its idempotency keys apart from those
+    of any other database sharing the same Stripe account (see core.install)."""
+
+    SINGLETON_ID = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
+    install_id = models.CharField(max_length=40, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="installation_is_a_singleton")
+        ]
+
+    def __str__(self):
+        return self.install_id

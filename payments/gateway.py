@@ -6,6 +6,7 @@ Every other app talks to the payment provider through this module only; it never
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -13,6 +14,7 @@ from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
 from core.jsonsafe import strict_loads
@@ -56,6 +58,19 @@ class PaymentProviderError(PaymentError):
         self.retryable = retryable
         self.code = code or ""
         self.detail = detail
+
+
+class SearchUnavailable(PaymentProviderError):
+    """The provider has no search (localstripe answers 404): find the payment another way
+    (by its PaymentIntent id, or by listing). Not retryable: asking again will not help."""
+
+    def __init__(self, message=None, *, detail=""):
+        super().__init__(
+            message or _("The payment provider cannot search its payments."),
+            retryable=False,
+            code="search_unavailable",
+            detail=detail,
+        )
 
 
 class InvalidWebhook(PaymentError):
@@ -127,6 +142,13 @@ class Charge:
     `id` is the PaymentIntent id (None only if the provider never told us one); `charge_id`
     the underlying charge, if one was made; `decline_code` the issuer's reason when FAILED;
     `client_secret` lets the member complete REQUIRES_ACTION on-session.
+
+    `amount_minor`, `currency` (upper case, as the platform keeps it), `metadata` and `created`
+    are the PaymentIntent's, so reconciliation can check a found payment against its attempt.
+    `fee_minor` is the provider's processing fee from the charge's balance transaction, in the
+    charge's currency; None when the provider did not say (no balance transaction yet, as
+    after Stripe's asynchronous capture; one in another currency; a provider without them):
+    the caller then uses its configured estimate, or asks again with `retrieve_payment`.
     """
 
     id: str | None
@@ -135,6 +157,11 @@ class Charge:
     charge_id: str | None = None
     client_secret: str | None = None
     failure_message: str = ""
+    amount_minor: int | None = None
+    currency: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    fee_minor: int | None = None
+    created: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -226,7 +253,10 @@ def _storable(value) -> bool:
 class PaymentGateway(Protocol):
     """What the platform needs from a payment provider. Every method may raise PaymentError."""
 
-    def create_customer(self, email: str, name: str, member_id: int | str) -> Customer: ...
+    def create_customer(self, email: str, name: str, member_id: int | str) -> Customer:
+        """With the idempotency key `<install id>-member-<member_id>-customer`: concurrent
+        first pledges of one member get one customer."""
+        ...
 
     def delete_customer(self, customer_id: str) -> None: ...
 
@@ -256,11 +286,40 @@ class PaymentGateway(Protocol):
         currency: str,
         idempotency_key: str,
         metadata: dict[str, str] | None = None,
+        *,
+        statement_descriptor_suffix: str = "",
     ) -> Charge:
-        """Charge a saved card off-session. Declines and 3-D Secure are outcomes, not errors."""
+        """Charge a saved card off-session. Declines and 3-D Secure are outcomes, not errors.
+
+        `idempotency_key` should come from `idempotency_key()` (this installation's id first).
+        `statement_descriptor_suffix` (Stripe's rule for cards: the account's prefix, "* " and
+        the suffix, at most 22 characters in all, at least one letter, none of < > \\ ' " *)
+        is left out when empty. The answer carries the fee when the provider gives it.
+        """
         ...
 
-    def retrieve_payment(self, payment_intent_id: str) -> Charge: ...
+    def retrieve_payment(self, payment_intent_id: str) -> Charge:
+        """The PaymentIntent as it is now, with its fee once the provider has it."""
+        ...
+
+    def find_payments(self, metadata: dict[str, str]) -> list[Charge]:
+        """The PaymentIntents whose metadata has all these key/value pairs, newest first; []
+        when there are none. For reconciliation after a lost response.
+
+        Raises SearchUnavailable where the provider has no search (localstripe). Stripe's
+        search lags new PaymentIntents by up to a minute: an empty answer soon after a charge
+        was sent does not prove that none was made.
+        """
+        ...
+
+    def list_payments(self, *, created_gte: datetime | None = None) -> Iterator[Charge]:
+        """Every PaymentIntent of the account (created at or after `created_gte`, an aware
+        datetime, when given) in the provider's order (Stripe's: newest first), page after
+        page as the iterator is consumed; the first page is asked for at the call, so an
+        unreachable provider raises there. For checking the ledger against the provider
+        (e.g. counting its succeeded charges). Without `created_gte` it walks the account's
+        whole history, other installations' PaymentIntents included: filter by metadata."""
+        ...
 
     def refund(
         self,
@@ -274,6 +333,25 @@ class PaymentGateway(Protocol):
     def verify_webhook(self, payload: bytes, signature_header: str) -> WebhookEvent:
         """Check the Stripe-Signature header and parse the event; raises InvalidWebhook."""
         ...
+
+
+def idempotency_key(*parts: object, install_id: str | None = None) -> str:
+    """A key for the provider from our own ids, this installation's id first:
+    `idempotency_key("pledge", pledge.public_id, "attempt", 2)` ->
+    "<install id>-pledge-<public id>-attempt-2".
+
+    Stripe keeps keys per account, and two databases sharing an account (staging and a
+    laptop) number their members and pledges independently: without the install id, member 5
+    of one would get member 5 of the other's customer, or a pledge the other's charge.
+    `install_id` replaces core.install.install_id() (which reads the database).
+    """
+    if not parts:
+        raise ValueError("an idempotency key needs at least one part besides the install id")
+    if install_id is None:
+        from core.install import install_id as current_install_id
+
+        install_id = current_install_id()
+    return "-".join([install_id, *(str(part) for part in parts)])
 
 
 def get_gateway() -> PaymentGateway:

@@ -39,7 +39,9 @@ def ensure_customer(member, *, gateway: PaymentGateway | None = None) -> StripeC
 
     The provider is called outside any transaction or lock. Two concurrent first calls may
     both create a customer; the unique constraint lets one row win and the loser deletes its
-    own customer (on Stripe the idempotency key usually makes both the same customer anyway).
+    own customer (on Stripe the gateway's idempotency key, `<install id>-member-<pk>-customer`,
+    usually makes both the same customer anyway; the install id keeps another database's
+    member with the same pk from getting this one's customer).
     """
     existing = StripeCustomer.objects.filter(member=member).first()
     if existing is not None:

@@ -1,14 +1,17 @@
 """The Stripe implementation of the payment gateway, the one module that imports `stripe`.
 
-It works unchanged against real Stripe and localstripe (see LOCALSTRIPE.md): it sends no
-parameter localstripe rejects, accepts both shapes of an off-session 3-D Secure charge, and
-maps every Stripe exception to a domain error from `payments.gateway`.
+It works unchanged against real Stripe and localstripe: it sends no parameter localstripe
+rejects, or, where the platform needs one (a statement descriptor suffix, a `created` filter
+on lists), sends it and falls back without it the first time localstripe refuses it by name;
+it accepts both shapes of an off-session 3-D Secure charge, and maps every Stripe exception to
+a domain error from `payments.gateway` (localstripe's missing search: SearchUnavailable).
 """
 
 from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -23,14 +26,20 @@ from payments.gateway import (
     PaymentMethod,
     PaymentProviderError,
     Refund,
+    SearchUnavailable,
     SetupIntent,
     parse_webhook_event,
 )
+from payments.gateway import idempotency_key as provider_key
 
 logger = logging.getLogger(__name__)
 
 # Errors worth trying again later with the same idempotency key.
 _RETRYABLE_ERRORS = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
+# The charge's fee comes with the PaymentIntent (its balance transaction, expanded).
+_WITH_FEE = ["latest_charge.balance_transaction"]
+_EACH_WITH_FEE = ["data.latest_charge.balance_transaction"]
+_PAGE_SIZE = 100  # Stripe's largest page of a list or a search
 
 
 class StripeGateway:
@@ -46,9 +55,14 @@ class StripeGateway:
         timeout: float = 30,
         max_network_retries: int = 2,
         http_client: stripe.HTTPClient | None = None,
+        install_id: str | None = None,
     ):
         self.webhook_secret = webhook_secret
         self.webhook_tolerance = webhook_tolerance
+        # None: core.install.install_id() (the database's) at each call that makes a key.
+        self.install_id = install_id
+        # Parameters this provider refused by name (localstripe); they are not sent again.
+        self._refused_parameters: set[str] = set()
         self._client = stripe.StripeClient(
             secret_key,
             base_addresses={"api": api_base.rstrip("/")},
@@ -65,7 +79,11 @@ class StripeGateway:
             customer = self._v1.customers.create(
                 params={"email": email, "name": name, "metadata": {"member_id": str(member_id)}},
                 # Concurrent first pledges of one member then get one customer from Stripe.
-                options={"idempotency_key": f"member-{member_id}-customer"},
+                options={
+                    "idempotency_key": provider_key(
+                        "member", member_id, "customer", install_id=self.install_id
+                    )
+                },
             ).to_dict()
         return Customer(
             id=customer["id"], email=customer.get("email") or "", name=customer.get("name") or ""
@@ -130,6 +148,8 @@ class StripeGateway:
         currency,
         idempotency_key,
         metadata=None,
+        *,
+        statement_descriptor_suffix="",
     ):
         params = {
             "amount": int(amount_minor),
@@ -139,20 +159,96 @@ class StripeGateway:
             "payment_method_types": ["card"],
             "off_session": True,
             "confirm": True,
+            # Not Stripe's default automatic_async, whose answer may come before the balance
+            # transaction (and so without the fee); a settlement run does not need the speed.
+            "capture_method": "automatic",
             "metadata": _string_values(metadata),
+            "expand": _WITH_FEE,
         }
+        if statement_descriptor_suffix:
+            params["statement_descriptor_suffix"] = statement_descriptor_suffix
         try:
             with _translated_errors(card_errors=False):
-                payment_intent = self._v1.payment_intents.create(
-                    params=params, options={"idempotency_key": idempotency_key}
-                ).to_dict()
+                payment_intent = self._create_payment_intent(params, idempotency_key)
         except stripe.CardError as exc:
-            return self._charge_from_card_error(exc)
+            return self._charge_from_card_error(exc, params)
         return _charge(payment_intent)
+
+    def _create_payment_intent(self, params, idempotency_key):
+        optional = "statement_descriptor_suffix"
+        if optional in self._refused_parameters:
+            params = {key: value for key, value in params.items() if key != optional}
+        try:
+            return self._v1.payment_intents.create(
+                params=params, options={"idempotency_key": idempotency_key}
+            ).to_dict()
+        except stripe.InvalidRequestError as exc:
+            if optional not in params or not _refuses_parameter(exc, optional):
+                raise
+        # localstripe knows no descriptors: the card statement of a test charge shows nothing
+        # anyway. It refused the request before doing anything (and ignores keys), so the
+        # same key again is safe; Stripe and the stand-in never get here.
+        logger.warning("the payment provider refuses %s; sending charges without it", optional)
+        self._refused_parameters.add(optional)
+        return self._create_payment_intent(params, idempotency_key)
 
     def retrieve_payment(self, payment_intent_id):
         with _translated_errors():
-            return _charge(self._v1.payment_intents.retrieve(payment_intent_id).to_dict())
+            return _charge(
+                self._v1.payment_intents.retrieve(
+                    payment_intent_id, params={"expand": _WITH_FEE}
+                ).to_dict()
+            )
+
+    def find_payments(self, metadata):
+        if not metadata:
+            raise ValueError("find_payments needs at least one metadata key to match")
+        query = " AND ".join(
+            f"metadata[{_quoted(key)}]:{_quoted(value)}"
+            for key, value in sorted(_string_values(metadata).items())
+        )
+        params = {"query": query, "limit": _PAGE_SIZE, "expand": _EACH_WITH_FEE}
+        with _translated_errors():
+            try:
+                result = self._v1.payment_intents.search(params=params)
+                found = [_charge(item.to_dict()) for item in result.auto_paging_iter()]
+            except stripe.InvalidRequestError as exc:
+                # Stripe answers every path it knows; a 404 for the search itself means the
+                # provider has none (localstripe takes "search" for a PaymentIntent id).
+                if exc.http_status == 404:
+                    raise SearchUnavailable(detail=_describe(exc)) from exc
+                raise
+        # Newest first whatever order the provider answers in (the sort is stable).
+        return sorted(found, key=lambda charge: charge.created or _EPOCH, reverse=True)
+
+    def list_payments(self, *, created_gte=None):
+        since = None
+        params: dict[str, Any] = {"limit": _PAGE_SIZE, "expand": _EACH_WITH_FEE}
+        if created_gte is not None:
+            if created_gte.tzinfo is None:
+                raise ValueError("created_gte must be an aware datetime")
+            since = int(created_gte.timestamp())  # Stripe's times are whole seconds
+            if "created" not in self._refused_parameters:
+                params["created"] = {"gte": since}
+        with _translated_errors():
+            try:
+                first_page = self._v1.payment_intents.list(params=params)
+            except stripe.InvalidRequestError as exc:
+                if "created" not in params or not _refuses_parameter(exc, "created"):
+                    raise
+                # localstripe cannot filter lists by time: filter here instead.
+                logger.warning("the payment provider refuses created[gte]; filtering here")
+                self._refused_parameters.add("created")
+                del params["created"]
+                first_page = self._v1.payment_intents.list(params=params)
+        return self._each_payment(first_page, since)
+
+    def _each_payment(self, first_page, since):
+        with _translated_errors():
+            for item in first_page.auto_paging_iter():
+                payment_intent = item.to_dict()
+                if since is None or payment_intent["created"] >= since:
+                    yield _charge(payment_intent)
 
     def refund(self, charge_or_payment_intent_id, amount_minor, idempotency_key):
         target = "payment_intent" if charge_or_payment_intent_id.startswith("pi_") else "charge"
@@ -171,7 +267,7 @@ class StripeGateway:
             payment_intent_id=_id_of(refund.get("payment_intent")),
         )
 
-    def _charge_from_card_error(self, exc: stripe.CardError) -> Charge:
+    def _charge_from_card_error(self, exc: stripe.CardError, params: dict) -> Charge:
         error = (exc.json_body or {}).get("error") or {}
         payment_intent = error.get("payment_intent") or {}
         payment_intent_id = _id_of(payment_intent)
@@ -179,6 +275,13 @@ class StripeGateway:
         if payment_intent_id is None and charge_id:
             # localstripe leaves the PaymentIntent out of the error; its charge knows it.
             payment_intent_id = self._payment_intent_of_charge(charge_id)
+        details = {
+            # Stripe's error carries the PaymentIntent; without it, what we asked for.
+            "amount_minor": _get(payment_intent, "amount", params["amount"]),
+            "currency": (_get(payment_intent, "currency") or params["currency"]).upper(),
+            "metadata": dict(_get(payment_intent, "metadata") or params["metadata"]),
+            "created": _time(_get(payment_intent, "created")),
+        }
         if error.get("code") == "authentication_required":  # Stripe's shape of 3-D Secure
             return Charge(
                 id=payment_intent_id,
@@ -186,6 +289,7 @@ class StripeGateway:
                 charge_id=charge_id,
                 client_secret=_get(payment_intent, "client_secret"),
                 failure_message=error.get("message") or "",
+                **details,
             )
         return Charge(
             id=payment_intent_id,
@@ -193,6 +297,7 @@ class StripeGateway:
             decline_code=error.get("decline_code") or error.get("code") or "card_declined",
             charge_id=charge_id,
             failure_message=error.get("message") or "",
+            **details,
         )
 
     def _payment_intent_of_charge(self, charge_id):
@@ -276,9 +381,12 @@ def _translated_errors(*, card_errors=True):
     except stripe.StripeError as exc:
         retryable = isinstance(exc, _RETRYABLE_ERRORS) or (exc.http_status or 0) >= 500
         logger.warning("Stripe request failed: %s", _describe(exc))
-        raise PaymentProviderError(
-            retryable=retryable, code=exc.code or "", detail=_describe(exc)
-        ) from exc
+        code = exc.code or ""
+        if not code and isinstance(exc, stripe.IdempotencyError):
+            # Stripe names it by its type only. It means this key was used before with other
+            # parameters: whatever that first request did (a charge?) happened.
+            code = "idempotency_error"
+        raise PaymentProviderError(retryable=retryable, code=code, detail=_describe(exc)) from exc
 
 
 def _describe(exc: stripe.StripeError) -> str:
@@ -300,6 +408,30 @@ def _get(value, key, default=None):
 
 def _string_values(metadata) -> dict[str, str]:
     return {str(key): str(value) for key, value in (metadata or {}).items()}
+
+
+def _quoted(text: str) -> str:
+    """A string in Stripe's search query language: single quotes, backslash escapes."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+_EPOCH = datetime.fromtimestamp(0, tz=UTC)
+
+
+def _time(timestamp) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, tz=UTC) if isinstance(timestamp, int) else None
+
+
+def _refuses_parameter(exc: stripe.InvalidRequestError, name: str) -> bool:
+    """The provider refused the request for not knowing this parameter: Stripe's (and the
+    stand-in's) parameter_unknown, or localstripe's bare "Unexpected <name>"."""
+    if exc.http_status != 400:
+        return False
+    error = (exc.json_body or {}).get("error") or {}
+    if error.get("code") == "parameter_unknown":
+        return (error.get("param") or "").split("[")[0] == name
+    message = error.get("message") or ""
+    return message.startswith("Unexpected ") and name in message[11:].split(", ")
 
 
 def _setup_intent(setup_intent) -> SetupIntent:
@@ -335,6 +467,11 @@ def _charge(payment_intent) -> Charge:
     common = {
         "id": payment_intent["id"],
         "charge_id": _id_of(payment_intent.get("latest_charge")),
+        "amount_minor": payment_intent.get("amount"),
+        "currency": (payment_intent.get("currency") or "").upper(),
+        "metadata": dict(payment_intent.get("metadata") or {}),
+        "fee_minor": _fee(payment_intent),
+        "created": _time(payment_intent.get("created")),
     }
     if status == "succeeded":
         return Charge(status=ChargeStatus.SUCCEEDED, **common)
@@ -358,3 +495,14 @@ def _charge(payment_intent) -> Charge:
             **common,
         )
     return Charge(status=ChargeStatus.PROCESSING, **common)
+
+
+def _fee(payment_intent) -> int | None:
+    """The processing fee from the expanded latest_charge.balance_transaction, if it is
+    there and in the charge's own currency (a fee converted to another is not comparable)."""
+    transaction = _get(payment_intent.get("latest_charge"), "balance_transaction")
+    if not isinstance(transaction, dict) or not isinstance(transaction.get("fee"), int):
+        return None
+    if (transaction.get("currency") or "").lower() != (payment_intent.get("currency") or ""):
+        return None
+    return transaction["fee"]

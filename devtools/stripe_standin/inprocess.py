@@ -22,7 +22,13 @@ import stripe
 from requests.structures import CaseInsensitiveDict
 
 from payments.gateway import Customer, PaymentDeclined, PaymentProviderError
-from payments.stripe_gateway import StripeGateway, _charge, _payment_method, _setup_intent
+from payments.stripe_gateway import (
+    _WITH_FEE,
+    StripeGateway,
+    _charge,
+    _payment_method,
+    _setup_intent,
+)
 
 from . import api, forms
 from .state import Standin
@@ -86,6 +92,8 @@ GATEWAY_CALLS = (
     "detach_payment_method",
     "charge_saved_card",
     "retrieve_payment",
+    "find_payments",
+    "list_payments",
     "refund",
 )
 
@@ -99,6 +107,7 @@ class FakeGateway(StripeGateway):
         fail_next=0,
         standin: Standin | None = None,
         max_network_retries=0,
+        install_id: str | None = None,
     ):
         self.standin = standin or Standin()
         self.http_client = InProcessHTTPClient(self.standin)
@@ -108,6 +117,7 @@ class FakeGateway(StripeGateway):
             webhook_secret=webhook_secret,
             max_network_retries=max_network_retries,
             http_client=self.http_client,
+            install_id=install_id,  # None: the database's, as in production
         )
         self.latency = latency  # seconds added to every gateway call
         self.fail_next = fail_next  # the next N gateway calls fail retryably (HTTP 503)
@@ -183,7 +193,8 @@ class FakeGateway(StripeGateway):
         status, body = self.browser(
             "POST",
             f"/v1/payment_intents/{payment_intent_id}/_authenticate",
-            {"client_secret": secret, "success": success},
+            # With the fee, as StripeGateway.retrieve_payment answers.
+            {"client_secret": secret, "success": success, "expand": _WITH_FEE},
         )
         _raise_for(status, body)
         return _charge(body)

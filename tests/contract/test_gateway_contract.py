@@ -6,6 +6,9 @@ STRIPE_SECRET_KEY holds a real `sk_test_` key. Where the providers differ on pur
 (3-D Secure shape, idempotency keys, what localstripe lets through) the difference is asserted,
 so a change on either side shows up here first. The tests only talk to `provider` hooks and the
 gateway; a provider-specific step (what Stripe.js or the member does) is a `Provider` method.
+
+The gateway's idempotency keys start with this database's install id (core.install), so the
+suite has the database.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -27,9 +31,11 @@ from payments.gateway import (
     PaymentError,
     PaymentGateway,
     PaymentProviderError,
+    SearchUnavailable,
 )
 from payments.stripe_gateway import StripeGateway
 from tests import localstripe_server
+from tests.conftest import wait_for
 from tests.stripe_fixtures import (
     LOCALSTRIPE_SECRET_KEY,
     STANDIN_SECRET_KEY,
@@ -39,6 +45,8 @@ from tests.stripe_fixtures import (
 
 WEBHOOK_SECRET = "whsec_contract_suite"
 REAL_STRIPE_API_BASE = "https://api.stripe.com"
+
+pytestmark = pytest.mark.django_db
 
 
 def real_stripe_test_key() -> str:
@@ -63,6 +71,18 @@ class Provider:
     strict: bool
     api_base: str = ""
     secret_key: str = ""
+    # Stripe searches PaymentIntents; localstripe has no search (404: SearchUnavailable).
+    searches: bool = True
+    # Stripe's search shows a new PaymentIntent within a minute; the stand-in's at once.
+    search_lag_timeout: float = 5.0
+    # Stripe's balance transactions carry its fee; localstripe's always say 0.
+    charges_fees: bool = True
+    # Stripe takes statement_descriptor_suffix; localstripe refuses it by name (the gateway
+    # then charges without it).
+    takes_descriptor_suffix: bool = True
+    # Stripe declines every charge on 4000 0000 0000 0002; localstripe only refuses to
+    # attach it, and its charges succeed.
+    declines_the_declined_card: bool = True
 
     def api(self, method, path, params=None):
         status, body = localstripe_server.api(
@@ -87,6 +107,21 @@ class Provider:
             raise PaymentProviderError(code=error.get("code") or "", detail=error.get("message"))
         assert status == 200, f"confirming {setup_intent.id} answered {status}: {body}"
         return body
+
+    def charge_object(self, charge_id: str) -> dict:
+        """The provider's charge object (what the dashboard shows)."""
+        return self.api("GET", f"/v1/charges/{charge_id}")
+
+    def declined_card(self) -> str:
+        """4000 0000 0000 0002, which Stripe declines (localstripe knows only the visa_ id)."""
+        if self.name == "localstripe":
+            return "pm_card_visa_chargeDeclined"
+        return "pm_card_chargeDeclined"
+
+    def wait_for_search(self, condition) -> bool:
+        # Stripe allows 20 searches a second: poll it gently.
+        interval = 2.0 if self.search_lag_timeout > 10 else 0.05
+        return wait_for(condition, timeout=self.search_lag_timeout, interval=interval)
 
     def card_that_always_requires_authentication(self) -> str:
         if self.name == "localstripe":  # no test id for it: create it from the card number
@@ -146,6 +181,9 @@ class FakeProvider(Provider):
     def confirm_setup_intent_in_browser(self, setup_intent, payment_method="pm_card_visa"):
         return self.gateway.confirm_setup_intent(setup_intent.id, payment_method)
 
+    def charge_object(self, charge_id: str) -> dict:
+        return self.gateway.standin.get("charge", charge_id)
+
     def card_that_always_requires_authentication(self) -> str:
         return "pm_card_authenticationRequired"
 
@@ -185,6 +223,10 @@ def provider(request) -> Provider:
             strict=False,
             api_base=base_url,
             secret_key=LOCALSTRIPE_SECRET_KEY,
+            searches=False,
+            charges_fees=False,
+            takes_descriptor_suffix=False,
+            declines_the_declined_card=False,
         )
     if request.param == "fake":
         return FakeProvider(
@@ -209,6 +251,7 @@ def provider(request) -> Provider:
         strict=True,
         api_base=REAL_STRIPE_API_BASE,
         secret_key=key,
+        search_lag_timeout=120.0,
     )
 
 
@@ -344,14 +387,178 @@ def test_off_session_charge_that_needs_3d_secure_requires_action(provider, gatew
     card = gateway.attach_payment_method(
         provider.card_that_always_requires_authentication(), customer.id
     )
-    charge = gateway.charge_saved_card(customer.id, card.id, 1250, "EUR", unique_key("3ds"))
+    metadata = {"pledge": f"p-{uuid.uuid4().hex[:12]}", "attempt": "1"}
+    charge = gateway.charge_saved_card(
+        customer.id, card.id, 1250, "EUR", unique_key("3ds"), metadata
+    )
     assert charge.status == ChargeStatus.REQUIRES_ACTION
     assert charge.id.startswith("pi_")
     assert charge.client_secret.startswith(charge.id), "the payment page needs the client secret"
+    assert (charge.amount_minor, charge.currency, charge.metadata) == (1250, "EUR", metadata)
+    assert charge.fee_minor is None  # nothing charged yet
     assert gateway.retrieve_payment(charge.id).status == ChargeStatus.REQUIRES_ACTION
 
     if provider.pass_3d_secure(charge):  # the member, on the payment page
         assert gateway.retrieve_payment(charge.id).status == ChargeStatus.SUCCEEDED
+
+
+def test_a_charge_carries_its_amount_currency_metadata_fee_time_and_descriptor(
+    provider, gateway, customer
+):
+    card = gateway.attach_payment_method("pm_card_visa", customer.id)
+    metadata = {"pledge": f"p-{uuid.uuid4().hex[:12]}", "attempt": "1"}
+    before = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    charge = gateway.charge_saved_card(
+        customer.id,
+        card.id,
+        1250,
+        "EUR",
+        unique_key("details"),
+        metadata,
+        statement_descriptor_suffix="GARDEN",
+    )
+    assert charge.status == ChargeStatus.SUCCEEDED
+    assert (charge.amount_minor, charge.currency, charge.metadata) == (1250, "EUR", metadata)
+    assert before <= charge.created <= datetime.now(UTC) + timedelta(minutes=5)
+    if provider.charges_fees:
+        assert isinstance(charge.fee_minor, int) and 0 < charge.fee_minor < 1250
+    else:  # localstripe's balance transactions have no fees
+        assert charge.fee_minor == 0
+
+    again = gateway.retrieve_payment(charge.id)
+    assert again == charge, "retrieving it later gives the same details, the fee included"
+
+    descriptor = provider.charge_object(charge.charge_id).get("calculated_statement_descriptor")
+    if provider.takes_descriptor_suffix:
+        assert descriptor.endswith("* GARDEN")  # the account's prefix, then ours
+        if provider.name in ("standin", "fake"):
+            assert descriptor == "GROUNDSWELL* GARDEN"
+    else:  # localstripe refused the suffix by name; the gateway charged without it
+        assert not descriptor
+
+
+@pytest.mark.parametrize("suffix", ["GARDEN*", "12345", "A" * 23])
+def test_a_statement_descriptor_suffix_stripe_refuses_is_a_provider_error(
+    provider, gateway, customer, suffix
+):
+    card = gateway.attach_payment_method("pm_card_visa", customer.id)
+    if not provider.takes_descriptor_suffix:  # localstripe: sent without it
+        charge = gateway.charge_saved_card(
+            customer.id,
+            card.id,
+            500,
+            "EUR",
+            unique_key("suffix"),
+            statement_descriptor_suffix=suffix,
+        )
+        assert charge.status == ChargeStatus.SUCCEEDED
+        return
+    with pytest.raises(PaymentProviderError) as refused:
+        gateway.charge_saved_card(
+            customer.id,
+            card.id,
+            500,
+            "EUR",
+            unique_key("suffix"),
+            statement_descriptor_suffix=suffix,
+        )
+    assert not refused.value.retryable
+    assert "statement_descriptor_suffix" in refused.value.detail
+
+
+def test_find_payments_finds_a_charge_by_pledge_and_attempt(provider, gateway, customer):
+    card = gateway.attach_payment_method("pm_card_visa", customer.id)
+    pledge = f"p-{uuid.uuid4().hex[:12]}"
+    first = gateway.charge_saved_card(
+        customer.id, card.id, 700, "EUR", unique_key("find"), {"pledge": pledge, "attempt": "1"}
+    )
+    second = gateway.charge_saved_card(
+        customer.id, card.id, 700, "EUR", unique_key("find"), {"pledge": pledge, "attempt": "2"}
+    )
+    wanted = {"pledge": pledge, "attempt": "2"}
+    if not provider.searches:
+        with pytest.raises(SearchUnavailable) as unavailable:
+            gateway.find_payments(wanted)
+        assert not unavailable.value.retryable
+        assert isinstance(unavailable.value, PaymentProviderError)
+        return
+
+    assert provider.wait_for_search(lambda: gateway.find_payments(wanted))
+    assert gateway.find_payments(wanted) == [gateway.retrieve_payment(second.id)]
+    assert gateway.find_payments({"pledge": pledge, "attempt": "3"}) == []
+    assert gateway.find_payments({"pledge": f"p-{uuid.uuid4().hex[:12]}"}) == []
+
+    assert provider.wait_for_search(lambda: len(gateway.find_payments({"pledge": pledge})) == 2)
+    both = gateway.find_payments({"pledge": pledge})
+    assert {charge.id for charge in both} == {first.id, second.id}
+    assert both[0].created >= both[1].created, "newest first"
+
+
+def test_a_quote_in_searched_metadata_is_escaped(provider, gateway, customer):
+    if not provider.searches:
+        pytest.skip("localstripe has no search")
+    card = gateway.attach_payment_method("pm_card_visa", customer.id)
+    tricky = {"pledge": f"o'brien\\{uuid.uuid4().hex[:8]}"}
+    charge = gateway.charge_saved_card(
+        customer.id, card.id, 700, "EUR", unique_key("quote"), tricky
+    )
+    assert provider.wait_for_search(lambda: gateway.find_payments(tricky))
+    assert [found.id for found in gateway.find_payments(tricky)] == [charge.id]
+
+
+def test_list_payments_includes_a_created_charge(gateway, customer):
+    card = gateway.attach_payment_method("pm_card_visa", customer.id)
+    charge = gateway.charge_saved_card(customer.id, card.id, 900, "EUR", unique_key("list"))
+    listed = {found.id: found for found in gateway.list_payments(created_gte=charge.created)}
+    assert listed[charge.id] == gateway.retrieve_payment(charge.id)
+    later = charge.created + timedelta(seconds=1)
+    assert charge.id not in {found.id for found in gateway.list_payments(created_gte=later)}
+
+
+def test_an_idempotent_replay_returns_the_same_payment_intent_and_charges_once(
+    provider, gateway, customer
+):
+    card = gateway.attach_payment_method("pm_card_visa", customer.id)
+    metadata = {"pledge": f"p-{uuid.uuid4().hex[:12]}", "attempt": "1"}
+    key = unique_key("replay")
+
+    def charge():
+        return gateway.charge_saved_card(
+            customer.id, card.id, 1100, "EUR", key, metadata, statement_descriptor_suffix="GARDEN"
+        )
+
+    first, second = charge(), charge()
+    succeeded = [
+        found.id
+        for found in gateway.list_payments(created_gte=first.created)
+        if found.metadata == metadata and found.status == ChargeStatus.SUCCEEDED
+    ]
+    if not provider.honours_idempotency_keys:  # localstripe charges twice: our attempt rows
+        assert first.id != second.id and len(succeeded) == 2  # must not send it twice
+        return
+    assert second == first
+    assert succeeded == [first.id]
+
+
+def test_a_declined_off_session_card_fails_with_its_decline_code(provider, gateway, customer):
+    metadata = {"pledge": f"p-{uuid.uuid4().hex[:12]}", "attempt": "1"}
+    # Saving this card is declined (see above): charge it unsaved, as a card that started
+    # failing after it was saved would be.
+    charge = gateway.charge_saved_card(
+        customer.id, provider.declined_card(), 1250, "EUR", unique_key("declined"), metadata
+    )
+    if not provider.declines_the_declined_card:  # localstripe charges it
+        assert charge.status == ChargeStatus.SUCCEEDED
+        return
+    assert charge.status == ChargeStatus.FAILED
+    assert charge.decline_code == "generic_decline"
+    assert charge.id.startswith("pi_") and charge.charge_id.startswith("ch_")
+    assert (charge.amount_minor, charge.currency, charge.metadata) == (1250, "EUR", metadata)
+    assert charge.fee_minor is None
+    assert gateway.retrieve_payment(charge.id).decline_code == "generic_decline"
+    if provider.searches:  # reconciliation finds a declined attempt too
+        assert provider.wait_for_search(lambda: gateway.find_payments(metadata))
+        assert [found.status for found in gateway.find_payments(metadata)] == [ChargeStatus.FAILED]
 
 
 def test_partial_refunds_by_payment_intent_and_by_charge(gateway, customer):
@@ -440,7 +647,7 @@ def test_idempotency_keys_are_sent_but_localstripe_ignores_them(provider, gatewa
     refunds = [gateway.refund(first.id, 100, refund_key) for _ in range(2)]
     assert (refunds[0].id == refunds[1].id) is provider.honours_idempotency_keys
 
-    # StripeGateway.create_customer sends the key member-<id>-customer.
+    # StripeGateway.create_customer sends the key <install id>-member-<id>-customer.
     member_id = f"contract-{uuid.uuid4().hex[:12]}"
     customers = [gateway.create_customer("twice@example.org", "Twice", member_id) for _ in "ab"]
     assert (customers[0].id == customers[1].id) is provider.honours_idempotency_keys
@@ -456,6 +663,8 @@ def test_an_idempotency_key_reused_with_other_parameters_is_refused(provider, ga
     with pytest.raises(PaymentProviderError) as reused:
         gateway.charge_saved_card(customer.id, card.id, 400, "EUR", key)
     assert not reused.value.retryable
+    # Not "refused, nothing done": the key's first request did whatever it did.
+    assert reused.value.code == "idempotency_error"
 
 
 def test_provider_errors_are_domain_errors(gateway, customer):

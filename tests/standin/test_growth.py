@@ -20,8 +20,8 @@ from types import SimpleNamespace
 import pytest
 
 from devtools.stripe_standin.resources import balance, connect
-from devtools.stripe_standin.resources.common import newest_first
-from devtools.stripe_standin.resources.events import _type_matches, _within
+from devtools.stripe_standin.resources.common import newest_first, within
+from devtools.stripe_standin.resources.events import _type_matches
 from devtools.stripe_standin.state import Standin, new_id
 from tests.standin.inprocess_api import Clock, call
 
@@ -351,7 +351,7 @@ def events_read_from_the_store(standin, account, params):
         for event in standin.objects["event"].values()
         if event.get("account") == account
         and _type_matches(event["type"], params)
-        and all(_within(event["created"], op, value) for op, value in params["bounds"].items())
+        and all(within(event["created"], op, value) for op, value in params["bounds"].items())
     ]
     ordered = newest_first(matching)
     ids = [event["id"] for event in ordered]

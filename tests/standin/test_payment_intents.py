@@ -559,6 +559,24 @@ def test_cancel_update_and_the_states_they_refuse(door):
             "statement_descriptor_suffix",
             "at most 22",
         ),
+        *(
+            (
+                {"amount": 100, "currency": "eur", "statement_descriptor_suffix": f"GARDEN{c}"},
+                "statement_descriptor_suffix",
+                "may not contain",
+            )
+            for c in "<>\\'\"*"
+        ),
+        (
+            {"amount": 100, "currency": "eur", "statement_descriptor_suffix": "2027"},
+            "statement_descriptor_suffix",
+            "at least one letter",
+        ),
+        (
+            {"amount": 100, "currency": "eur", "statement_descriptor": "12 34"},
+            "statement_descriptor",
+            "at least one letter",
+        ),
     ],
 )
 def test_create_refuses_what_stripe_refuses(door, params, param, words):
@@ -977,3 +995,142 @@ def test_losing_evidence_loses_and_closing_accepts_the_dispute(door):
     assert statuses == ["lost", "lost"]
     assert len(door("GET", "/v1/disputes")["data"]) == 3
     assert door("GET", f"/v1/disputes/{disputes[1]}")["status"] == "under_review"
+
+
+# --- statement descriptors, expanded fees, lists by time ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("suffix", "shown"),
+    [
+        ("GARDEN", "GROUNDSWELL* GARDEN"),
+        ("spring 2027", "GROUNDSWELL* SPRING 20"),  # the whole descriptor is cut at 22
+        ("ABCDEFGHIJKLMNOPQRSTUV", "GROUNDSWELL* ABCDEFGHI"),
+    ],
+)
+def test_the_suffix_is_kept_and_shown_after_the_accounts_prefix(door, suffix, shown):
+    customer, card = door.customer_with_card()
+    intent = door.charge(customer, card, statement_descriptor_suffix=suffix)
+    assert intent["statement_descriptor_suffix"] == suffix
+    charge = door("GET", f"/v1/charges/{intent['latest_charge']}")
+    assert (charge["statement_descriptor_suffix"], charge["calculated_statement_descriptor"]) == (
+        suffix,
+        shown,
+    )
+    assert len(shown) <= 22
+
+
+def test_an_update_refuses_a_suffix_stripe_refuses(door):
+    intent = door("POST", "/v1/payment_intents", {"amount": 100, "currency": "eur"})
+    error = door.error(
+        "POST", f"/v1/payment_intents/{intent['id']}", {"statement_descriptor_suffix": "A*"}
+    )
+    assert error["param"] == "statement_descriptor_suffix"
+    assert door("GET", f"/v1/payment_intents/{intent['id']}")["statement_descriptor_suffix"] is None
+
+
+def _fee_of(payment_intent):
+    return payment_intent["latest_charge"]["balance_transaction"]["fee"]
+
+
+def test_the_fee_can_be_expanded_on_create_retrieve_and_confirm(door):
+    expand = {"expand": ["latest_charge.balance_transaction"]}
+    customer, card = door.customer_with_card()
+    created = door.charge(customer, card, 2_500, **expand)
+    assert created["latest_charge"]["object"] == "charge"
+    assert _fee_of(created) == 25 + 38  # 1.5 % of 25.00 rounded half up, plus 0.25
+    retrieved = door("GET", f"/v1/payment_intents/{created['id']}", expand)
+    assert _fee_of(retrieved) == _fee_of(created)
+    assert isinstance(door("GET", f"/v1/payment_intents/{created['id']}")["latest_charge"], str)
+
+    waiting = door(
+        "POST",
+        "/v1/payment_intents",
+        {"amount": 1_000, "currency": "eur", "customer": customer, "payment_method": card},
+    )
+    assert waiting["status"] == "requires_confirmation"
+    confirmed = door(
+        "POST", f"/v1/payment_intents/{waiting['id']}/confirm", {"off_session": True, **expand}
+    )
+    assert (confirmed["status"], _fee_of(confirmed)) == ("succeeded", 15 + 25)
+
+
+def test_an_idempotent_replay_answers_with_the_same_expanded_fee(door):
+    customer, card = door.customer_with_card()
+    params = {
+        "amount": 1_000,
+        "currency": "eur",
+        "customer": customer,
+        "payment_method": card,
+        "off_session": True,
+        "confirm": True,
+        "expand": ["latest_charge.balance_transaction"],
+    }
+    headers = {"Idempotency-Key": "k-expand"}
+    first = door.reply("POST", "/v1/payment_intents", params, headers=headers)
+    again = door.reply("POST", "/v1/payment_intents", params, headers=headers)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.body == first.body and _fee_of(again.body) == 40
+    assert len(door.standin.all("payment_intent")) == 1
+
+
+def test_a_declined_or_waiting_payment_intent_expands_to_no_fee(door):
+    customer, card = door.customer_with_card("pm_card_chargeCustomerFail")
+    door.charge(customer, card, expect=402)
+    failed = door.standin.all("payment_intent")[-1]
+    answer = door(
+        "GET",
+        f"/v1/payment_intents/{failed['id']}",
+        {"expand": ["latest_charge.balance_transaction"]},
+    )
+    assert answer["latest_charge"]["status"] == "failed"
+    assert answer["latest_charge"]["balance_transaction"] is None
+    waiting = door(
+        "POST",
+        "/v1/payment_intents",
+        {"amount": 100, "currency": "eur", "expand": ["latest_charge.balance_transaction"]},
+    )
+    assert waiting["latest_charge"] is None
+
+
+def test_searched_payment_intents_carry_their_expanded_fee(door):
+    customer, card = door.customer_with_card()
+    intent = door.charge(customer, card, metadata={"pledge": "p-9", "attempt": "2"})
+    found = door(
+        "GET",
+        "/v1/payment_intents/search",
+        {
+            "query": "metadata['pledge']:'p-9' AND metadata['attempt']:'2'",
+            "expand": ["data.latest_charge.balance_transaction"],
+        },
+    )
+    assert [item["id"] for item in found["data"]] == [intent["id"]]
+    assert _fee_of(found["data"][0]) == 40
+
+
+def test_payment_intents_are_listed_by_creation_time():
+    clock = Clock()
+    door = Door(clock)
+    first = door("POST", "/v1/payment_intents", {"amount": 100, "currency": "eur"})
+    clock.now += 10
+    second = door("POST", "/v1/payment_intents", {"amount": 100, "currency": "eur"})
+    at = second["created"]
+
+    def ids(created):
+        return [
+            item["id"] for item in door("GET", "/v1/payment_intents", {"created": created})["data"]
+        ]
+
+    assert ids({"gte": at}) == [second["id"]]
+    assert ids({"gt": at - 10}) == [second["id"]]
+    assert ids({"lt": at}) == [first["id"]]
+    assert ids({"lte": at, "gte": at - 10}) == [second["id"], first["id"]]
+    assert ids(str(at - 10)) == [first["id"]]
+    error = door.error("GET", "/v1/payment_intents", {"created": {"since": at}})
+    assert error["param"] == "created[since]"
+    listed = door(
+        "GET",
+        "/v1/payment_intents",
+        {"created": {"gte": at - 10}, "expand": ["data.latest_charge.balance_transaction"]},
+    )
+    assert [item["id"] for item in listed["data"]] == [second["id"], first["id"]]

@@ -273,3 +273,38 @@ def test_the_comparison_finds_what_differs():
         "n: str where Stripe has number (1)",
         "nested.a: missing (Stripe has it)",
     ]
+
+
+def test_a_payment_intent_with_its_fee_expanded_has_stripes_shapes():
+    """What StripeGateway asks for (latest_charge.balance_transaction): each expanded object
+    has the shape of Stripe's own, the charge's descriptor fields included."""
+    call = Client()
+    customer = call("POST", "/v1/customers", {})["id"]
+    expanded = call(
+        "POST",
+        "/v1/payment_intents",
+        {
+            "amount": 1_000,
+            "currency": "eur",
+            "customer": customer,
+            "payment_method": "pm_card_visa",
+            "payment_method_types": ["card"],
+            "off_session": True,
+            "confirm": True,
+            "capture_method": "automatic",
+            "statement_descriptor_suffix": "GARDEN",
+            "expand": ["latest_charge.balance_transaction"],
+        },
+    )
+    charge = expanded["latest_charge"]
+    transaction = charge["balance_transaction"]
+    # Each compared where Stripe's sample has the id (its samples are not expanded).
+    unexpanded = {**expanded, "latest_charge": charge["id"]}
+    assert shape_differences("payment_intent", unexpanded, FIXTURES["payment_intent"]) == []
+    unexpanded_charge = {**charge, "balance_transaction": transaction["id"]}
+    assert shape_differences("charge", unexpanded_charge, FIXTURES["charge"]) == []
+    assert (
+        shape_differences("balance_transaction", transaction, FIXTURES["balance_transaction"]) == []
+    )
+    assert charge["calculated_statement_descriptor"] == "GROUNDSWELL* GARDEN"
+    assert transaction["source"] == charge["id"] and transaction["fee"] > 0

@@ -38,6 +38,7 @@ def _gateway(server, retries=0):
         api_base=server.base_url,
         webhook_secret="whsec_unused",
         max_network_retries=retries,
+        install_id="standin-tests",  # no database here: the customer's key needs none
     )
 
 

@@ -17,6 +17,33 @@ def newest_first(items) -> list[dict]:
 
 LIST_PARAMS = {"limit": int, "starting_after": str, "ending_before": str}
 MAX_LIMIT = 100
+_CREATED = {"gt": int, "gte": int, "lt": int, "lte": int}
+
+
+def created_bounds(created) -> dict:
+    """A list's `created` filter, as Stripe takes it: a timestamp (`created=…`) or bounds
+    (`created[gte]=…`, gt, lt, lte); {op: timestamp}, op "eq" for the plain timestamp."""
+    if created is None:
+        return {}
+    if isinstance(created, dict):
+        return take(created, _CREATED, prefix="created")
+    return {"eq": take({"created": created}, {"created": int})["created"]}
+
+
+def within(created: int, op: str, value: int) -> bool:
+    if op == "eq":
+        return created == value
+    if op == "gt":
+        return created > value
+    if op == "gte":
+        return created >= value
+    if op == "lt":
+        return created < value
+    return created <= value
+
+
+def created_matches(obj: dict, bounds: dict) -> bool:
+    return all(within(obj["created"], op, at) for op, at in bounds.items())
 
 
 def list_answer(url: str, items: list[dict], params: dict) -> dict:

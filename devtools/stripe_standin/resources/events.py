@@ -37,11 +37,18 @@ from ..params import METADATA, require, take
 from ..state import new_id
 from ..webhooks import valid_selector
 from . import search
-from .common import LIST_PARAMS, MAX_LIMIT, list_answer, newest_first, take_list
+from .common import (
+    LIST_PARAMS,
+    MAX_LIMIT,
+    created_bounds,
+    list_answer,
+    newest_first,
+    take_list,
+    within,
+)
 
 MAX_TYPES = 20  # Stripe's limit on types[] when listing events
 _INDEX = "index:events"  # standin.private[_INDEX]: see _index()
-_CREATED = {"gt": int, "gte": int, "lt": int, "lte": int}
 _API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$")
 
 
@@ -72,7 +79,7 @@ def list_events(call):
     limit = values.get("limit", 10)
     if not 1 <= limit <= MAX_LIMIT:
         raise bad_value("limit", f"This value must be between 1 and {MAX_LIMIT}.")
-    bounds = _created_bounds(created)
+    bounds = created_bounds(created)
     standin = call.standin
     table = standin.objects["event"]
     account = _index(standin)["accounts"].get(call.account or "") or _new_account(0)
@@ -83,7 +90,7 @@ def list_events(call):
             table[event_id]
             for event_id in account["ids"]
             if _type_matches(table[event_id]["type"], values)
-            and all(_within(table[event_id]["created"], op, at) for op, at in bounds.items())
+            and all(within(table[event_id]["created"], op, at) for op, at in bounds.items())
         )
         ids = [event["id"] for event in reversed(ordered)]
         at = {event_id: position for position, event_id in enumerate(ids)}
@@ -246,26 +253,6 @@ def _answer(table: dict, ids: list[str], *, has_more: bool) -> dict:
         "has_more": has_more,
         "url": "/v1/events",
     }
-
-
-def _created_bounds(created) -> dict:
-    if created is None:
-        return {}
-    if isinstance(created, dict):
-        return take(created, _CREATED, prefix="created")
-    return {"eq": take({"created": created}, {"created": int})["created"]}
-
-
-def _within(created: int, op: str, value: int) -> bool:
-    if op == "eq":
-        return created == value
-    if op == "gt":
-        return created > value
-    if op == "gte":
-        return created >= value
-    if op == "lt":
-        return created < value
-    return created <= value
 
 
 def _type_matches(event_type: str, values: dict) -> bool:

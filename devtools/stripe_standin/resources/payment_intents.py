@@ -18,10 +18,14 @@ Confirming tries the card by its rules (`cards.py`):
 
 After a failed try the member may confirm again on-session with the PaymentIntent's client
 secret and the card (`last_payment_error.payment_method.id`), as Stripe's docs recommend.
-Only automatic capture is implemented, and 3-D Secure only as Stripe.js's `use_stripe_sdk`
-action: `return_url` (Stripe's redirect to the bank's page and back) and `use_stripe_sdk` are
-refused by name. Search (`/v1/payment_intents/search`) answers from
-indexes (`search.py`).
+Only automatic capture is implemented (`automatic_async` is accepted, and its charge has its
+balance transaction at once as with `automatic`), and 3-D Secure only as Stripe.js's
+`use_stripe_sdk` action: `return_url` (Stripe's redirect to the bank's page and back) and
+`use_stripe_sdk` are refused by name. Statement descriptors follow Stripe's rules (at most 22
+characters, at least one letter, none of < > \\ ' " *); the charge shows the suffix after the
+account's prefix in `calculated_statement_descriptor`. Lists filter by customer and `created`;
+search (`/v1/payment_intents/search`) answers from indexes (`search.py`), lagging behind by
+the `search_lag_s` fault switch.
 """
 
 from __future__ import annotations
@@ -31,10 +35,10 @@ import secrets
 from .. import cards
 from ..api import route
 from ..errors import card_error, doc_url, invalid, unexpected_state
-from ..params import METADATA, amount, currency, require, take
+from ..params import ANY, METADATA, amount, currency, require, take
 from ..state import new_id, snapshot
 from . import charges, payment_methods, search
-from .common import list_answer, take_list
+from .common import created_bounds, created_matches, list_answer, take_list
 from .intents import get_intent, three_d_secure_action
 
 AUTHENTICATION_FAILED = (
@@ -42,6 +46,8 @@ AUTHENTICATION_FAILED = (
     "payment_method_data or a new PaymentMethod to attempt to fulfill this PaymentIntent again."
 )
 MAX_DESCRIPTOR = 22
+# Stripe's rule for statement descriptors: none of these characters, and at least one letter.
+DESCRIPTOR_FORBIDDEN = "<>\\'\"*"
 UNFINISHED = ("requires_payment_method", "requires_confirmation", "requires_action")
 SEARCH_FIELDS = {
     "amount": search.NUMBER,
@@ -318,12 +324,15 @@ def cancel(call, payment_intent_id):
 
 @route("GET", "/v1/payment_intents")
 def list_payment_intents(call):
-    values = take_list(call, {"customer": str})
+    values = take_list(call, {"customer": str, "created": ANY})
+    bounds = created_bounds(values.get("created"))
     standin = call.standin
     if "customer" in values:
         items = search.by_field(standin, "payment_intent", "customer", values["customer"])
     else:
         items = standin.all("payment_intent")
+    if bounds:
+        items = [item for item in items if created_matches(item, bounds)]
     return list_answer("/v1/payment_intents", items, values)
 
 
@@ -434,9 +443,22 @@ def _back_to_payment_method(call, payment_intent, payment_method, error):
 
 def _check_descriptors(values):
     for name in ("statement_descriptor", "statement_descriptor_suffix"):
-        if len(values.get(name) or "") > MAX_DESCRIPTOR:
+        descriptor = values.get(name) or ""
+        if len(descriptor) > MAX_DESCRIPTOR:
             raise invalid(
                 f"{name}: must be at most {MAX_DESCRIPTOR} characters.",
+                param=name,
+                code="parameter_invalid_string",
+            )
+        if descriptor and any(character in DESCRIPTOR_FORBIDDEN for character in descriptor):
+            raise invalid(
+                f"Invalid {name}: it may not contain any of the characters < > \\ ' \" *.",
+                param=name,
+                code="parameter_invalid_string",
+            )
+        if descriptor and not any(character.isalpha() for character in descriptor):
+            raise invalid(
+                f"Invalid {name}: it must contain at least one letter.",
                 param=name,
                 code="parameter_invalid_string",
             )
