@@ -1,13 +1,16 @@
 """The admin site's branding, the read-only admin every app uses for records only its services
-write, and the audit log in the admin: read-only, filterable by action and target type."""
+write, the audit log in the admin (read-only, filterable by action and target type) and the
+email outbox (read-only, failed emails flagged, "Send again")."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from core.models import AuditEvent
+from core import emails
+from core.models import AuditEvent, OutboundEmail
 
 # Branding of the one admin site (templates/admin/base_site.html shows it, with a link back to
 # the public site at site_url).
@@ -72,3 +75,95 @@ class AuditEventAdmin(ReadOnlyAdmin):  # the log is append-only
     @admin.display(description="Note")
     def short_note(self, event):
         return Truncator(event.note).chars(80)
+
+
+@admin.register(OutboundEmail)
+class OutboundEmailAdmin(ReadOnlyAdmin):  # only core.emails writes the outbox
+    list_display = ["created_at", "to", "template", "subject", "status_flag", "attempts", "sent_at"]
+    list_filter = ["status", "template"]
+    search_fields = ["to", "^key"]  # "pledge:42:" finds all of its emails
+    date_hierarchy = "created_at"
+    actions = ["send_again"]
+    fields = [
+        "key",
+        "to",
+        "template",
+        "subject",
+        "status",
+        "attempts",
+        "last_error_block",
+        "created_at",
+        "updated_at",
+        "sent_at",
+        "body_text_block",
+        "body_html_block",
+    ]
+    readonly_fields = fields
+
+    def changelist_view(self, request, extra_context=None):
+        # Failed emails are what an admin comes here for: say so above any list that does not
+        # already show only them, with the link that does.
+        # (GET only: an action posts here too, and has its own messages.)
+        if (
+            request.method == "GET"
+            and request.GET.get("status__exact") != OutboundEmail.Status.FAILED
+        ):
+            failed = OutboundEmail.objects.filter(status=OutboundEmail.Status.FAILED).count()
+            if failed:
+                url = f"{request.path}?status__exact={OutboundEmail.Status.FAILED}"
+                text = ngettext("%(count)d email failed.", "%(count)d emails failed.", failed) % {
+                    "count": failed
+                }
+                messages.warning(
+                    request,
+                    format_html('{} <a href="{}">{}</a>', text, url, gettext("Show them")),
+                )
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_flag(self, email):
+        if email.status == OutboundEmail.Status.FAILED:
+            return format_html(
+                '<strong style="color: var(--error-fg)" title="{}">{}</strong>',
+                Truncator(email.last_error).chars(300),
+                email.get_status_display(),
+            )
+        return email.get_status_display()
+
+    @admin.display(description=_("last error"))
+    def last_error_block(self, email):
+        return format_html("<pre>{}</pre>", email.last_error) if email.last_error else "—"
+
+    @admin.display(description=_("plain-text body"))
+    def body_text_block(self, email):
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', email.body_text)
+
+    @admin.display(description=_("HTML body"))
+    def body_html_block(self, email):
+        # Shown as source, never rendered: the admin page must not run the email's markup.
+        return format_html("<pre>{}</pre>", email.body_html) if email.body_html else "—"
+
+    def has_resend_permission(self, request):
+        return request.user.has_perm("core.resend_outboundemail")
+
+    @admin.action(description=_("Send again (failed emails)"), permissions=["resend"])
+    def send_again(self, request, queryset):
+        selected = list(queryset)
+        count = emails.requeue(selected, by=request.user)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d email queued to be sent again.",
+                "%(count)d emails queued to be sent again.",
+                count,
+            )
+            % {"count": count},
+            level=messages.SUCCESS if count else messages.WARNING,
+        )
+        if count < len(selected):
+            self.message_user(
+                request,
+                gettext("Only failed emails are sent again; %(count)d left as they were.")
+                % {"count": len(selected) - count},
+                level=messages.WARNING,
+            )

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class AuditEvent(models.Model):
@@ -62,3 +63,54 @@ class Installation(models.Model):
 
     def __str__(self):
         return self.install_id
+
+
+class OutboundEmail(models.Model):
+    """One email to one recipient, stored once per key (which event for whom) and sent by a
+    task; the row is the record of what was sent, and a failure stays here for an admin."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        # A run claimed the row and is talking to the mail server (see core.emails.deliver).
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    key = models.CharField(
+        _("key"),
+        max_length=200,
+        unique=True,
+        help_text=_("Which event for whom, e.g. pledge:42:charge_failed:attempt:3."),
+    )
+    to = models.EmailField(_("to"))
+    template = models.CharField(_("template"), max_length=100, db_index=True)
+    subject = models.TextField(_("subject"))
+    body_text = models.TextField(_("plain-text body"))
+    body_html = models.TextField(_("HTML body"), blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.QUEUED)
+    attempts = models.PositiveIntegerField(
+        _("attempts"), default=0, help_text=_("How many times a run tried to send it.")
+    )
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("outbound email")
+        verbose_name_plural = _("outbound emails")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(status="sent", sent_at__isnull=False)
+                    | (~models.Q(status="sent") & models.Q(sent_at__isnull=True))
+                ),
+                name="outboundemail_sent_at_matches_status",
+            ),
+        ]
+        permissions = [("resend_outboundemail", "Can send failed emails again")]
+
+    def __str__(self):
+        return f"{self.template} to {self.to}"
