@@ -863,6 +863,9 @@ def _advance(campaign, spec, people, admin, now):
             release_pledges_for(campaign)
     elif spec.state == "cancelled":
         services.cancel(campaign, by=organizer, reason=spec.note)
+        from pledges.services import release_pledges_for
+
+        release_pledges_for(campaign)  # now, as the task would (the worker may not run yet)
 
 
 def _month_start(now, months_ahead):

@@ -10,7 +10,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.text import slugify
@@ -32,6 +32,29 @@ from core.money import exponent, format_money, validate_goal
 from core.transitions import transition
 
 Status = Campaign.Status
+
+
+# --- the lock pledge writes hold --------------------------------------------------------------
+def lock_for_pledging(campaign_id):
+    """The campaign, its row share-locked (FOR KEY SHARE) until the caller's transaction ends.
+
+    Every pledge write (start, activate, change, cancel) holds this while it checks that the
+    campaign is live, so the deadline is decided by the campaign's status under a lock, not by
+    the clock alone: closing the campaign (`transition` to settling takes FOR UPDATE, the one
+    lock KEY SHARE conflicts with) waits for the pledge writes in progress, and they wait for
+    it, then see it closed. Many pledge writes share the lock at once and an organizer's edit
+    (FOR NO KEY UPDATE) does not wait for them, so a hot campaign's pledges do not queue on its
+    row (bench/pledge_throughput.py). SQLite has no row locks; its IMMEDIATE transactions
+    (config/settings.py) serialize all writers instead.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("lock_for_pledging must be called inside a transaction")
+    if connection.vendor == "postgresql":
+        # Django's select_for_update() has no FOR KEY SHARE; the table name is ours, not input.
+        table = connection.ops.quote_name(Campaign._meta.db_table)
+        sql = f"SELECT * FROM {table} WHERE id = %s FOR KEY SHARE"  # noqa: S608
+        return Campaign.objects.raw(sql, [campaign_id])[0]
+    return Campaign.objects.get(pk=campaign_id)
 
 
 # --- permissions -----------------------------------------------------------------------------
@@ -583,20 +606,21 @@ def launch(campaign, *, by, now=None):
 
 
 def cancel(campaign, *, by, reason=""):
-    """The organizer (draft, approved, live) or staff (unpublish) cancels; pledges are released."""
+    """The organizer (draft, approved, live) or staff (unpublish) cancels; pledges are released.
+
+    Only the campaign's row changes here: its pledges (thousands, for a large campaign) are
+    released afterwards in batches by a task, and the settlement sweep releases any that a
+    lost task or a pledge write racing the cancellation left open.
+    """
     if campaign.organizer_id != by.pk:
         _require_permission(by, MODERATE_PERMISSION)
         if not reason.strip():
             raise DomainError("Give a reason for unpublishing.", field="reason")
-    from pledges.services import release_pledges_for
 
-    def release(locked):
-        release_pledges_for(locked, by=by)
+    def release_pledges(cancelled):
+        from pledges.tasks import release_campaign_pledges
 
-    def release_stragglers(cancelled):
-        # A pledge activated while the cancellation was committing read the campaign as
-        # live; once it is committed as cancelled, release whatever is still open.
-        release_pledges_for(cancelled, by=by)
+        release_campaign_pledges.delay(cancelled.pk)
 
     notify = (
         [] if by.pk == campaign.organizer_id else [_email_organizer("campaign_cancelled", reason)]
@@ -606,8 +630,7 @@ def cancel(campaign, *, by, reason=""):
         Status.CANCELLED,
         by=by,
         note=reason,
-        guard=release,
-        after_commit=[release_stragglers, page_cache.forget, *notify],
+        after_commit=[release_pledges, page_cache.forget, *notify],
         updates={"cancellation_reason": reason, "ended_at": timezone.now()},
     )
 

@@ -2,8 +2,11 @@
 
 Money rules: amounts are integer minor units in the campaign's currency; a member holds one
 open pledge per campaign; a limited reward never oversells (its row is locked while a pledge
-claims it); nothing is accepted or changed after the deadline. Calls to the payment provider
-happen outside database locks: we write our row, commit, call, then record the result.
+claims it); nothing is accepted or changed once the campaign is closed: every write holds the
+campaign's row FOR SHARE while it checks that it is live (campaigns.services.lock_for_pledging;
+lock order everywhere: campaign, then pledge). Deadline settlement is pledges.settlement.
+Calls to the payment provider happen outside database locks: we write our row, commit, call,
+then record the result.
 
 Card forms: every SetupIntent we create is recorded (IssuedSetupIntent, with the IP that asked
 for it). One that a newer form replaces, or whose pledge closes, is cancelled at the provider
@@ -23,11 +26,12 @@ from django.utils.translation import gettext as _
 
 from campaigns import page_cache
 from campaigns.models import Campaign, RewardTier
-from core.emails import send_templated_email
+from campaigns.services import lock_for_pledging
+from core.emails import queue_email, send_templated_email
 from core.errors import DomainError, NotPermitted
 from core.models import record
 from core.money import format_money
-from core.transitions import transition
+from core.transitions import transition, transition_many
 from pledges import throttle
 from pledges.models import IssuedSetupIntent, Pledge, PledgeFailure
 
@@ -195,6 +199,7 @@ def start_pledge(
 
     try:
         with transaction.atomic():
+            _require_open_campaign(lock_for_pledging(campaign.pk))
             # An abandoned earlier attempt (pending) is replaced rather than duplicated; its
             # card forms are cancelled at the provider once this commits.
             for stale in Pledge.objects.select_for_update().filter(
@@ -354,11 +359,13 @@ def activate_pledge(pledge, *, payment_method_id, by=None, now=None):
     now = now or timezone.now()
     refusal = None
     with transaction.atomic():
+        campaign = lock_for_pledging(pledge.campaign_id)
         locked = (
             Pledge.objects.select_for_update(of=("self",))
             .select_related("campaign", "reward")
             .get(pk=pledge.pk)
         )
+        locked.campaign = campaign
         if locked.status == Status.ACTIVE:
             if locked.payment_method_id != payment_method_id:  # a card update
                 replaced = locked.payment_method_id
@@ -373,7 +380,7 @@ def activate_pledge(pledge, *, payment_method_id, by=None, now=None):
         if locked.status != Status.PENDING:
             raise DomainError("This pledge can no longer be activated.")
         try:
-            _require_open_campaign(locked.campaign, now)
+            _require_open_campaign(campaign, now)
             _claim_reward(locked.reward, locked)
         except DomainError as error:
             refusal = error
@@ -456,16 +463,12 @@ def change_pledge(pledge, *, by, amount_minor, reward):
     if pledge.supporter_id != by.pk:
         raise NotPermitted("This is not your pledge.")
     with transaction.atomic():
-        locked = (
-            Pledge.objects.select_for_update(of=("self",))
-            .select_related("campaign")
-            .get(pk=pledge.pk)
-        )
+        campaign = lock_for_pledging(pledge.campaign_id)
+        locked = Pledge.objects.select_for_update().get(pk=pledge.pk)
+        locked.campaign = campaign
         if locked.status != Status.ACTIVE:
             raise DomainError("Only an active pledge can be changed.")
-        validate_pledge_terms(
-            locked.campaign, supporter=by, amount_minor=amount_minor, reward=reward
-        )
+        validate_pledge_terms(campaign, supporter=by, amount_minor=amount_minor, reward=reward)
         if reward is not None and reward.pk != locked.reward_id:
             _claim_reward(reward, locked)
         note = (
@@ -605,52 +608,107 @@ def _cancel_superseded_later(pledge):
 
 
 def cancel_pledge(pledge, *, by):
+    """The supporter withdraws an open pledge while the campaign is live (before its deadline)."""
     if pledge.supporter_id != by.pk:
         raise NotPermitted("This is not your pledge.")
-
-    def before_deadline(locked):
-        if locked.campaign.deadline and locked.campaign.deadline <= timezone.now():
+    with transaction.atomic():
+        campaign = lock_for_pledging(pledge.campaign_id)
+        if campaign.status != Campaign.Status.LIVE or campaign.has_ended:
             raise DomainError("The campaign has ended; pledges can no longer change.")
-
-    return transition(
-        pledge,
-        Status.CANCELLED,
-        by=by,
-        guard=before_deadline,
-        after_commit=[_refresh_campaign_page, _cancel_superseded_later],
-    )
-
-
-def release_pledges_for(campaign, *, by=None):
-    """The campaign will not charge: open pledges are released and their cards never charged."""
-    released = 0
-    for pledge in Pledge.objects.filter(campaign=campaign, status__in=Pledge.OPEN_STATUSES):
-        transition(
+        return transition(
             pledge,
-            Status.RELEASED,
+            Status.CANCELLED,
             by=by,
-            note="Campaign cancelled or not funded.",
-            after_commit=[_cancel_superseded_later],
+            after_commit=[_refresh_campaign_page, _cancel_superseded_later],
         )
-        released += 1
-    return released
 
 
-def expire_abandoned_pledges(*, older_than, now=None):
+def release_pledges_for(
+    campaign,
+    *,
+    by=None,
+    limit=None,
+    from_statuses=Pledge.OPEN_STATUSES,
+    note="Campaign cancelled or not funded.",
+):
+    """The campaign will not charge: open pledges are released, their cards never charged.
+
+    Batch work (campaign cancelled, or not funded at its deadline): chunks of pledges move
+    with one statement each and their card forms are cancelled at the provider after commit.
+    Pledges locked by a write in progress are skipped and left to the next sweep. Returns the
+    number released.
+    """
+    result = transition_many(
+        Pledge.objects.filter(campaign_id=campaign.pk),
+        Status.RELEASED,
+        from_statuses=from_statuses,
+        by=by,
+        note=note,
+        after_commit_chunk=_after_release,
+        limit=limit,
+    )
+    if result.count:
+        page_cache.forget(campaign)
+    return result.count
+
+
+def _after_release(pledge_ids):
+    """Once a chunk of released pledges committed: tell the supporters, cancel card forms."""
+    from pledges.tasks import cancel_superseded_setup_intents
+
+    released = Pledge.objects.filter(pk__in=pledge_ids).select_related("campaign", "supporter")
+    for pledge in released:
+        if pledge.activated_at is not None:  # a saved card: they were counting on it
+            queue_email(
+                f"pledge:{pledge.pk}:released",
+                pledge.supporter.email,
+                "pledge_released",
+                {"pledge": pledge, "campaign": pledge.campaign},
+            )
+    forms = IssuedSetupIntent.objects.filter(pledge_id__in=pledge_ids, finished_at=None)
+    for pledge_id in forms.values_list("pledge_id", flat=True).distinct():
+        cancel_superseded_setup_intents.delay(pledge_id)
+
+
+def expire_abandoned_pledges(*, older_than, now=None, gateway=None):
     """Pending pledges whose card was never saved: cancel them so nothing stays half-made.
 
-    Their card forms are cancelled at the provider after commit; a later
-    setup_intent.succeeded for one of them is ignored (it is no longer open).
+    The provider is asked first: a supporter who saved a card and closed the page before we
+    heard of it (a lost webhook) keeps the pledge, which is activated as the card page would
+    have done. A provider that cannot be reached leaves the pledge for the next run. Card
+    forms are cancelled at the provider after commit; a later setup_intent.succeeded for a
+    cancelled pledge is ignored (it is no longer open). Returns how many were cancelled.
     """
+    from payments.gateway import PaymentError, PaymentProviderError, get_gateway
+
+    gateway = gateway or get_gateway()
     cutoff = (now or timezone.now()) - older_than
     expired = 0
-    stale = Pledge.objects.filter(status=Status.PENDING, created_at__lt=cutoff).only("pk", "status")
+    stale = Pledge.objects.filter(status=Status.PENDING, created_at__lt=cutoff).select_related(
+        "campaign", "supporter"
+    )
     for pledge in stale.iterator():
-        transition(
+        if pledge.setup_intent_id:
+            try:
+                intent = gateway.retrieve_setup_intent(pledge.setup_intent_id)
+            except PaymentProviderError as error:
+                if error.retryable:
+                    logger.warning("pledge %s left pending: %s", pledge.pk, error.detail)
+                    continue
+                intent = None  # the provider does not know it: nothing was saved
+            if intent is not None and intent.status == "succeeded":
+                try:
+                    confirm_card(pledge, setup_intent_id=intent.id, gateway=gateway)
+                except PaymentError as error:
+                    logger.warning("pledge %s: saved card not usable: %s", pledge.pk, error)
+                except DomainError:
+                    pass  # refused (campaign closed, reward gone): confirm_card cancelled it
+                continue
+        moved = transition(
             pledge,
             Status.CANCELLED,
             note="The card was never saved.",
             after_commit=[_cancel_superseded_later],
         )
-        expired += 1
+        expired += moved.moved
     return expired

@@ -649,14 +649,17 @@ def test_launching_a_draft_is_refused_with_a_message(organizer_client):
     assert Campaign.objects.get(pk=campaign.pk).status == Status.DRAFT
 
 
-def test_cancelling_a_live_campaign_confirms_and_releases_pledges(organizer_client):
+def test_cancelling_a_live_campaign_confirms_and_releases_pledges(
+    organizer_client, django_capture_on_commit_callbacks, celery_eager
+):
     campaign = CampaignFactory(live=True)
     pledge = PledgeFactory(campaign=campaign)
     client = organizer_client(campaign)
     html = client.get(url("cancel", campaign)).content.decode()
     assert "All pledges will be released." in html
     assert Campaign.objects.get(pk=campaign.pk).status == Status.LIVE  # GET changes nothing
-    response = client.post(url("cancel", campaign), {"reason": "Venue fell through."})
+    with django_capture_on_commit_callbacks(execute=True):  # the release task runs after commit
+        response = client.post(url("cancel", campaign), {"reason": "Venue fell through."})
     assert response["Location"] == reverse("campaigns:mine")
     campaign.refresh_from_db()
     assert (campaign.status, campaign.cancellation_reason) == (

@@ -192,11 +192,14 @@ def test_one_open_pledge_per_member_per_campaign(campaign, supporter):
         start(campaign, supporter)
 
 
-def test_cancelling_a_campaign_releases_its_pledges(campaign, supporter):
+def test_cancelling_a_campaign_releases_its_pledges(
+    campaign, supporter, django_capture_on_commit_callbacks, celery_eager
+):
     from campaigns import services as campaign_services
 
     pledge = PledgeFactory(campaign=campaign, supporter=supporter)
-    campaign_services.cancel(campaign, by=campaign.organizer, reason="Venue fell through")
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign_services.cancel(campaign, by=campaign.organizer, reason="Venue fell through")
     assert Pledge.objects.get(pk=pledge.pk).status == Pledge.Status.RELEASED
 
 
