@@ -141,6 +141,13 @@ class Campaign(models.Model):
     launched_at = models.DateTimeField(null=True, blank=True)
     deadline = models.DateTimeField(null=True, blank=True, db_index=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # Frozen when the deadline closes the campaign (pledges.settlement): the honest figures
+    # after it compare what was pledged then with what was collected and dropped since.
+    pledged_at_deadline_minor = models.PositiveBigIntegerField(
+        null=True, blank=True, editable=False
+    )
+    supporters_at_deadline = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    settled_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = CampaignQuerySet.as_manager()
 
@@ -215,6 +222,20 @@ class Campaign(models.Model):
     @property
     def is_all_or_nothing(self):
         return self.funding_model == FundingModel.ALL_OR_NOTHING
+
+    @property
+    def statement_descriptor_suffix(self):
+        """What supporters' card statements show after the platform's prefix ("GROUNDSWELL*
+        ELM STREE"): Latin letters, digits and spaces of the title (never Stripe's forbidden
+        <>\\'"*), as long as prefix, "* " and suffix fit Stripe's 22 characters; "" when no
+        letter is left (Stripe refuses a suffix without one)."""
+        import unicodedata
+
+        room = 22 - len(settings.STRIPE_STATEMENT_DESCRIPTOR_PREFIX) - 2
+        ascii_title = unicodedata.normalize("NFKD", self.title).encode("ascii", "ignore").decode()
+        words = "".join(c if c.isalnum() else " " for c in ascii_title.upper()).split()
+        suffix = " ".join(words)[: max(room, 0)].strip()
+        return suffix if any(c.isalpha() for c in suffix) else ""
 
     def planned_deadline(self, launched_at):
         """The deadline launching at `launched_at` would give (end of day for an end date)."""

@@ -6,6 +6,7 @@ the two only make sense together.
 """
 
 import os
+from datetime import timedelta
 
 from celery import Celery
 from celery.schedules import crontab
@@ -52,9 +53,22 @@ def configure(celery_app, django_settings):
         task_soft_time_limit=240,
         task_ignore_result=celery_app.conf.result_backend is None,
         timezone=django_settings.TIME_ZONE,
+        # Charges (and their reconciliation) have their own queue and worker, so settling a
+        # large campaign never starves webhook processing, card confirmations or email.
+        task_default_queue="celery",
+        task_routes={
+            "pledges.charge_pledge": {"queue": "charges"},
+            "pledges.reconcile_attempt": {"queue": "charges"},
+        },
         beat_schedule={
+            "settlement-sweep": {
+                "task": "pledges.settlement_sweep",
+                "schedule": timedelta(seconds=django_settings.SETTLEMENT_SWEEP_SECONDS),
+            },
             # Proves beat and a worker are alive; settlement and payout sweeps join here.
             "worker-heartbeat": {"task": "core.tasks.heartbeat", "schedule": crontab(minute="*/5")},
+            # Outbox emails whose task message was lost, or whose run died mid-send.
+            "send-queued-emails": {"task": "core.tasks.send_queued_emails", "schedule": crontab()},
             "expire-abandoned-pledges": {
                 "task": "pledges.expire_abandoned_pledges",
                 "schedule": crontab(minute=17),

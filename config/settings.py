@@ -187,6 +187,8 @@ if env.bool("WHITENOISE_USE_FINDERS", default=False):
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+# An SMTP server that hangs must not hold an email task until its time limit.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Groundswell <hello@groundswell.local>")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 # Who is emailed the traceback of a server error (Django's mail_admins handler, active when
@@ -221,6 +223,11 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_FILESYSTEM_FOLDER = VAR_DIR / "celery-broker"
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Redis for what all processes of a deployment share beyond the cache: the charge rate
+# ceiling (core.ratelimit). Empty: a file in VAR_DIR, shared by the processes of one machine.
+REDIS_URL = env.str("REDIS_URL", default="")
+# Namespaces our idempotency keys at Stripe (core.install); empty: an id made once per database.
+INSTALL_ID = env.str("INSTALL_ID", default="")
 
 # --- Stripe (our Stripe stand-in on localhost by default; real test keys work unchanged) -----
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="sk_test_groundswell_standin")
@@ -229,6 +236,33 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="http://localhost:8420")
 STRIPE_JS_URL = env.str("STRIPE_JS_URL", default="http://localhost:8420/js.stripe.com/v3/")
 # The stand-in signs with the secret it was started with (bin/dev passes this one).
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_groundswell_dev")
+
+# --- Deadline settlement (pledges.settlement, pledges.reconciliation) ------------------------
+SETTLEMENT_SWEEP_SECONDS = env.float("SETTLEMENT_SWEEP_SECONDS", default=60)
+# Charges per second across every charge worker (Stripe allows 25/s in test mode; ~80 live).
+CHARGE_RATE_PER_SECOND = env.float("CHARGE_RATE_PER_SECOND", default=20)
+CHARGE_RATE_WAIT_SECONDS = env.float("CHARGE_RATE_WAIT_SECONDS", default=30)
+# A charge task sent this long ago whose pledge is still waiting is taken as lost and re-sent.
+CHARGE_REDISPATCH_SECONDS = env.float("CHARGE_REDISPATCH_SECONDS", default=300)
+# An attempt left created/sent/unknown this long is reconciled with the provider.
+CHARGE_RECONCILE_AFTER_SECONDS = env.float("CHARGE_RECONCILE_AFTER_SECONDS", default=60)
+# Resending with the same key is safe while Stripe keeps it (24 h); we stop an hour early.
+CHARGE_IDEMPOTENCY_WINDOW_HOURS = env.float("CHARGE_IDEMPOTENCY_WINDOW_HOURS", default=23)
+# An empty search at the provider proves nothing was charged only after its search lag (up to
+# a minute) and the longest a worker can still be sending (the task time limit, 300 s).
+CHARGE_ASSUME_LOST_AFTER_SECONDS = env.float("CHARGE_ASSUME_LOST_AFTER_SECONDS", default=420)
+CHARGE_RETRY_INTERVAL_HOURS = env.float("CHARGE_RETRY_INTERVAL_HOURS", default=48)
+CHARGE_FIX_WINDOW_DAYS = env.float("CHARGE_FIX_WINDOW_DAYS", default=7)
+# Only for a charge whose provider reports no fee (shown as an estimate): 1.5 % + €0.25.
+PROCESSOR_FEE_ESTIMATE_PERCENT = env.str("PROCESSOR_FEE_ESTIMATE_PERCENT", default="1.5")
+PROCESSOR_FEE_ESTIMATE_FIXED_MINOR = env.int("PROCESSOR_FEE_ESTIMATE_FIXED_MINOR", default=25)
+
+# The account's statement descriptor prefix (set in Stripe's dashboard); each campaign adds a
+# suffix from its title within Stripe's 22 characters for both
+# (Campaign.statement_descriptor_suffix).
+STRIPE_STATEMENT_DESCRIPTOR_PREFIX = env.str(
+    "STRIPE_STATEMENT_DESCRIPTOR_PREFIX", default="GROUNDSWELL"
+)
 
 # --- Money limits (integer minor units) -----------------------------------------------------
 MIN_PLEDGE_MINOR = env.int("MIN_PLEDGE_MINOR", default=100)

@@ -1,4 +1,5 @@
-"""The audit log: who moved what from which status to which, when and why."""
+"""Core records: the audit log (who moved what from which status to which, when and why), the
+installation's id, and the email outbox."""
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey

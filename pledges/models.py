@@ -33,9 +33,18 @@ class Pledge(models.Model):
     TRANSITIONS = {
         Status.PENDING: {Status.ACTIVE, Status.CANCELLED, Status.RELEASED},
         Status.ACTIVE: {Status.CANCELLED, Status.RELEASED, Status.CHARGING},
-        Status.CHARGING: {Status.COLLECTED, Status.ACTION_REQUIRED, Status.RETRYING},
+        # charging → dropped: the fix window closed while no attempt could be made at all.
+        Status.CHARGING: {
+            Status.COLLECTED,
+            Status.ACTION_REQUIRED,
+            Status.RETRYING,
+            Status.DROPPED,
+        },
         Status.ACTION_REQUIRED: {Status.COLLECTED, Status.RETRYING, Status.DROPPED},
         Status.RETRYING: {Status.COLLECTED, Status.ACTION_REQUIRED, Status.DROPPED},
+        # dropped → collected: a payment found to have succeeded after all (reconciliation,
+        # or 3-D Secure completed late) is recorded, never hidden.
+        Status.DROPPED: {Status.COLLECTED},
         Status.COLLECTED: {Status.REFUNDED, Status.PARTIALLY_REFUNDED, Status.DISPUTED},
         Status.PARTIALLY_REFUNDED: {Status.REFUNDED, Status.DISPUTED},
     }
@@ -49,6 +58,8 @@ class Pledge(models.Model):
     )
     # A member holds at most one of these per campaign.
     OPEN_STATUSES = (Status.PENDING, Status.ACTIVE)
+    # After the deadline: the money is still being taken (pledges.settlement).
+    SETTLING_STATUSES = (Status.CHARGING, Status.ACTION_REQUIRED, Status.RETRYING)
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     campaign = models.ForeignKey(
@@ -79,6 +90,14 @@ class Pledge(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     activated_at = models.DateTimeField(null=True, blank=True)
+    # Settlement (pledges.settlement). charge_enqueued_at: when a charge task was last sent
+    # for it, so the sweep re-sends only what the broker lost, not what is still queued.
+    charge_enqueued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The next automatic try of a declined card (none after a hard decline: a new card is
+    # needed), and the end of the window in which the supporter can fix it before it drops.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    fix_window_ends_at = models.DateTimeField(null=True, blank=True)
+    collected_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -98,6 +117,7 @@ class Pledge(models.Model):
         indexes = [
             models.Index(fields=["campaign", "status"]),
             models.Index(fields=["reward", "status"]),
+            models.Index(fields=["status", "next_attempt_at"]),
         ]
 
     def __str__(self):
@@ -213,3 +233,92 @@ class IssuedSetupIntent(models.Model):
 
     def __str__(self):
         return self.setup_intent_id
+
+
+class PaymentAttempt(models.Model):
+    """One try at charging a pledge's saved card, with its own idempotency key.
+
+    Written and committed before the provider is called (status `created`), marked `sent`
+    just before the call, and given the outcome after it. A crash or a lost response leaves
+    it `created`, `sent` or `unknown`; reconciliation (pledges.reconciliation) settles it with
+    the provider before any new attempt is made, so a pledge is never charged twice: the
+    database allows one unsettled attempt per pledge.
+    """
+
+    class Status(models.TextChoices):
+        CREATED = "created", "Created (not sent yet)"
+        SENT = "sent", "Sent (waiting for the provider)"
+        SUCCEEDED = "succeeded", "Succeeded"
+        REQUIRES_ACTION = "requires_action", "Needs the supporter (3-D Secure)"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Unknown (response lost)"
+
+    TRANSITIONS = {
+        Status.CREATED: {Status.SENT, Status.UNKNOWN, Status.FAILED},
+        Status.SENT: {
+            Status.SUCCEEDED,
+            Status.REQUIRES_ACTION,
+            Status.FAILED,
+            Status.UNKNOWN,
+        },
+        Status.UNKNOWN: {Status.SENT, Status.SUCCEEDED, Status.REQUIRES_ACTION, Status.FAILED},
+        # The supporter completes (or fails) 3-D Secure on the same PaymentIntent; a
+        # declined PaymentIntent can still succeed if it is confirmed again on-session.
+        Status.REQUIRES_ACTION: {Status.SUCCEEDED, Status.FAILED},
+        Status.FAILED: {Status.SUCCEEDED, Status.REQUIRES_ACTION},
+    }
+    # Not settled yet: the provider may or may not have charged. One per pledge at most.
+    UNSETTLED_STATUSES = (Status.CREATED, Status.SENT, Status.UNKNOWN)
+
+    class Trigger(models.TextChoices):
+        DEADLINE = "deadline", "Deadline"
+        AUTOMATIC_RETRY = "automatic_retry", "Automatic retry"
+        NEW_CARD = "new_card", "Supporter saved a new card"
+        ADMIN = "admin", "Admin: retry now"
+
+    pledge = models.ForeignKey(Pledge, on_delete=models.PROTECT, related_name="attempts")
+    number = models.PositiveSmallIntegerField()
+    trigger = models.CharField(max_length=20, choices=Trigger, default=Trigger.DEADLINE)
+    amount_minor = models.PositiveBigIntegerField()
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    idempotency_key = models.CharField(max_length=200, unique=True, editable=False)
+    payment_method_id = models.CharField(max_length=255)
+    # Part of the request: fixed when the attempt is made, so a resend with the same key is
+    # the same request even if the campaign's title changed in between.
+    statement_descriptor_suffix = models.CharField(max_length=22, blank=True, editable=False)
+    status = models.CharField(max_length=20, choices=Status, default=Status.CREATED)
+    payment_intent_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    charge_id = models.CharField(max_length=255, blank=True)
+    decline_code = models.CharField(max_length=100, blank=True)
+    failure_message = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["pledge", "number"], name="attempt_unique_number"),
+            models.UniqueConstraint(
+                fields=["pledge"],
+                condition=Q(status__in=["created", "sent", "unknown"]),
+                name="attempt_one_unsettled_per_pledge",
+            ),
+            models.UniqueConstraint(
+                fields=["pledge"],
+                condition=Q(status="succeeded"),
+                name="attempt_one_success_per_pledge",
+            ),
+            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="attempt_amount_positive"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="attempt_number_positive"),
+        ]
+        indexes = [models.Index(fields=["status", "updated_at"])]
+        permissions = [("retry_pledge", "Can retry and reconcile pledge charges")]
+
+    def __str__(self):
+        return f"Attempt {self.number} of pledge {self.pledge_id}"
+
+    @property
+    def is_unsettled(self):
+        return self.status in self.UNSETTLED_STATUSES

@@ -97,3 +97,44 @@ def payment_method_detached(event):
             ),
             robust=True,
         )
+
+
+def attempt_for_payment_intent(payment_intent):
+    """The charge attempt a PaymentIntent event is about: by its id, or (when the response
+    that carried the id was lost) by the pledge and attempt number in its metadata."""
+    from pledges.models import PaymentAttempt
+
+    payment_intent_id = payment_intent.get("id") or ""
+    attempts = PaymentAttempt.objects.all()
+    if payment_intent_id:
+        attempt = attempts.filter(payment_intent_id=payment_intent_id).first()
+        if attempt is not None:
+            return attempt
+    metadata = payment_intent.get("metadata") or {}
+    pledge, number = str(metadata.get("pledge", "")), str(metadata.get("attempt", ""))
+    if not number.isdigit() or len(pledge) != 36:
+        return None
+    try:
+        return attempts.filter(pledge__public_id=pledge, number=int(number)).first()
+    except ValueError:  # not a UUID
+        return None
+
+
+@register(
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "payment_intent.requires_action",
+    "payment_intent.canceled",
+)
+def payment_intent_changed(event):
+    """A charge attempt's PaymentIntent changed: ask the provider in a task and record what it
+    says now. The event's own status is not applied: events come late, twice and in any
+    order, and the provider's current answer settles all of them the same way."""
+    payment_intent = event.data_object
+    attempt = attempt_for_payment_intent(payment_intent)
+    if attempt is None:
+        return  # not a pledge charge of ours
+    from pledges.tasks import reconcile_attempt
+
+    attempt_id, payment_intent_id = attempt.pk, payment_intent.get("id") or None
+    transaction.on_commit(lambda: reconcile_attempt.delay(attempt_id, payment_intent_id))

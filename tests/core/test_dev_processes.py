@@ -30,7 +30,7 @@ def dev_kill_wait():
 
 def test_every_procfile_line_execs_its_program():
     # Without exec, honcho's SIGTERM kills the shell around the program and reports its -15.
-    assert set(procfile()) == {"web", "worker", "beat", "stripe", "stripe-webhooks"}
+    assert set(procfile()) == {"web", "worker", "charges", "beat", "stripe", "stripe-webhooks"}
     assert all(command.startswith("exec ") for command in procfile().values())
 
 
