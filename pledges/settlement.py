@@ -658,6 +658,48 @@ def retry_now(pledge, *, by):
     return pledge
 
 
+# --- the organizer's reminder ---------------------------------------------------------------
+REMINDER_INTERVAL = timedelta(hours=24)
+
+
+def send_payment_reminder(pledge, *, by, now=None):
+    """The organizer asks a supporter whose payment is pending to fix it: one email a day at
+    most per pledge (the outbox key carries the day), with an audit row. Refused for a pledge
+    that is not waiting for its supporter, or by anyone but the campaign's team."""
+    from campaigns.services import can_edit
+
+    now = now or timezone.now()
+    pledge = Pledge.objects.select_related("campaign", "supporter").get(pk=pledge.pk)
+    if not can_edit(pledge.campaign, by):
+        raise ChargeRefused("Only the campaign's organizers can send reminders.")
+    if pledge.status not in (Status.ACTION_REQUIRED, Status.RETRYING):
+        raise ChargeRefused("This pledge is not waiting for its supporter.")
+    last = pledge_reminders(pledge).filter(created_at__gt=now - REMINDER_INTERVAL).exists()
+    if last:
+        raise ChargeRefused("A reminder was sent in the last 24 hours; try again tomorrow.")
+    with transaction.atomic():
+        record(pledge, action="payment_reminder", by=by)
+        queue_email(
+            f"pledge:{pledge.pk}:reminder:{now:%Y-%m-%d}",
+            pledge.supporter.email,
+            "pledge_payment_reminder",
+            {"pledge": pledge, "campaign": pledge.campaign},
+        )
+    return pledge
+
+
+def pledge_reminders(pledge):
+    from django.contrib.contenttypes.models import ContentType
+
+    from core.models import AuditEvent
+
+    return AuditEvent.objects.filter(
+        target_type=ContentType.objects.get_for_model(Pledge),
+        target_id=str(pledge.pk),
+        action="payment_reminder",
+    )
+
+
 # --- 5. dropping, 6. finishing ---------------------------------------------------------------
 def drop_expired_pledges(*, now=None):
     """Pledges whose fix window closed without a collected charge → dropped."""
