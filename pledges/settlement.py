@@ -278,7 +278,7 @@ def charge_pledge(
     attempt, resumed = claim
     if resumed:
         return reconciliation.reconcile_attempt(attempt, gateway=gateway, bucket=bucket)
-    return send_attempt(attempt, gateway=gateway, bucket=bucket)
+    return send_attempt(attempt, gateway=gateway, bucket=bucket, loaded=True)
 
 
 def _claim_attempt(pledge_id, *, trigger, by=None, now=None):
@@ -287,7 +287,7 @@ def _claim_attempt(pledge_id, *, trigger, by=None, now=None):
     with transaction.atomic():
         pledge = (
             Pledge.objects.select_for_update(of=("self",))
-            .select_related("campaign", "supporter")
+            .select_related("campaign", "supporter__stripe_customer")
             .filter(pk=pledge_id)
             .first()
         )
@@ -295,7 +295,8 @@ def _claim_attempt(pledge_id, *, trigger, by=None, now=None):
             return None
         if trigger == Trigger.DEADLINE and pledge.status != Status.CHARGING:
             return None  # a late copy of the first charge task: that charge was made
-        unsettled = pledge.attempts.filter(status__in=PaymentAttempt.UNSETTLED_STATUSES).first()
+        attempts = list(pledge.attempts.all())  # a handful at most, read once
+        unsettled = next((a for a in attempts if a.is_unsettled), None)
         if unsettled is not None:
             # Resume only what is surely not being worked on: a call that failed to answer
             # (unknown), or one older than the reconciliation delay (its worker died).
@@ -318,7 +319,7 @@ def _claim_attempt(pledge_id, *, trigger, by=None, now=None):
         if not pledge.payment_method_id or customer is None:
             _needs_new_card(pledge, note="No saved card to charge.", now=now)
             return None
-        number = (pledge.attempts.aggregate(n=Max("number"))["n"] or 0) + 1
+        number = max((a.number for a in attempts), default=0) + 1
         attempt = PaymentAttempt.objects.create(
             pledge=pledge,
             number=number,
@@ -349,13 +350,14 @@ def charge_request(attempt):
             "pledge": str(pledge.public_id),
             "attempt": str(attempt.number),
             "campaign": str(pledge.campaign.public_id),
-            "install": install_id(),
+            # The installation that made the key (its prefix), without asking the database.
+            "install": attempt.idempotency_key.split(f"-pledge-{pledge.public_id}-", 1)[0],
         },
         "statement_descriptor_suffix": attempt.statement_descriptor_suffix,
     }
 
 
-def send_attempt(attempt, *, gateway=None, bucket=None):
+def send_attempt(attempt, *, gateway=None, bucket=None, loaded=False):
     """Call the provider for an attempt (new, or resumed with the same key) and record it.
 
     No database lock is held during the call. A network error, a rate limit or a 5xx leaves
@@ -365,9 +367,10 @@ def send_attempt(attempt, *, gateway=None, bucket=None):
     from payments.gateway import PaymentProviderError, get_gateway
 
     gateway = gateway or get_gateway()
-    attempt = PaymentAttempt.objects.select_related(
-        "pledge__campaign", "pledge__supporter__stripe_customer"
-    ).get(pk=attempt.pk)
+    if not loaded:  # `loaded`: just claimed, with its pledge, campaign and customer
+        attempt = PaymentAttempt.objects.select_related(
+            "pledge__campaign", "pledge__supporter__stripe_customer"
+        ).get(pk=attempt.pk)
     if not attempt.is_unsettled:
         return attempt
     request = charge_request(attempt)
