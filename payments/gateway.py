@@ -302,6 +302,14 @@ class PaymentGateway(Protocol):
         """The PaymentIntent as it is now, with its fee once the provider has it."""
         ...
 
+    def cancel_payment(self, payment_intent_id: str) -> Charge:
+        """Cancel a PaymentIntent that is not finished, so that nobody can complete it any more
+        (e.g. one waiting for 3-D Secure whose pledge gets a new card); returns it as it is
+        then: FAILED once cancelled. A no-op on one that already succeeded or was cancelled
+        (also when it finished while we asked): the answer says which, so a payment the
+        member completed at the last moment is recorded, never lost."""
+        ...
+
     def find_payments(self, metadata: dict[str, str]) -> list[Charge]:
         """The PaymentIntents whose metadata has all these key/value pairs, newest first; []
         when there are none. For reconciliation after a lost response.

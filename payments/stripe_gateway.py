@@ -200,6 +200,22 @@ class StripeGateway:
                 ).to_dict()
             )
 
+    def cancel_payment(self, payment_intent_id):
+        params = {"expand": _WITH_FEE}
+        with _translated_errors():
+            # Stripe refuses to cancel a finished PaymentIntent; look first, as for SetupIntents.
+            current = self._v1.payment_intents.retrieve(payment_intent_id, params=params).to_dict()
+            if current["status"] in ("succeeded", "canceled"):
+                return _charge(current)
+            try:
+                cancelled = self._v1.payment_intents.cancel(payment_intent_id, params=params)
+            except stripe.InvalidRequestError as exc:
+                if exc.code != "payment_intent_unexpected_state":
+                    raise
+                # It finished between the two calls (the member completed it): say how.
+                return self.retrieve_payment(payment_intent_id)
+        return _charge(cancelled.to_dict())
+
     def find_payments(self, metadata):
         if not metadata:
             raise ValueError("find_payments needs at least one metadata key to match")

@@ -92,6 +92,7 @@ GATEWAY_CALLS = (
     "detach_payment_method",
     "charge_saved_card",
     "retrieve_payment",
+    "cancel_payment",
     "find_payments",
     "list_payments",
     "refund",

@@ -402,6 +402,39 @@ def test_off_session_charge_that_needs_3d_secure_requires_action(provider, gatew
         assert gateway.retrieve_payment(charge.id).status == ChargeStatus.SUCCEEDED
 
 
+def test_cancel_payment_ends_a_payment_waiting_for_3d_secure_and_is_a_no_op_after(
+    provider, gateway, customer
+):
+    card = gateway.attach_payment_method(
+        provider.card_that_always_requires_authentication(), customer.id
+    )
+    waiting = gateway.charge_saved_card(customer.id, card.id, 1250, "EUR", unique_key("cancel"))
+    assert waiting.status == ChargeStatus.REQUIRES_ACTION
+
+    cancelled = gateway.cancel_payment(waiting.id)
+
+    assert (cancelled.id, cancelled.status) == (waiting.id, ChargeStatus.FAILED)
+    assert cancelled.amount_minor == 1250
+    raw = (
+        gateway.standin.get("payment_intent", waiting.id)
+        if provider.name == "fake"
+        else provider.api("GET", f"/v1/payment_intents/{waiting.id}")
+    )
+    assert raw["status"] == "canceled"  # nobody can complete it any more
+    assert gateway.retrieve_payment(waiting.id).status == ChargeStatus.FAILED
+    assert gateway.cancel_payment(waiting.id).status == ChargeStatus.FAILED  # again: a no-op
+
+    # A payment that succeeded is left alone, and the answer says so.
+    visa = gateway.attach_payment_method("pm_card_visa", customer.id)
+    paid = gateway.charge_saved_card(customer.id, visa.id, 700, "EUR", unique_key("paid"))
+    kept = gateway.cancel_payment(paid.id)
+    assert (kept.status, kept.charge_id) == (ChargeStatus.SUCCEEDED, paid.charge_id)
+
+    with pytest.raises(PaymentProviderError) as missing:
+        gateway.cancel_payment("pi_doesnotexist000000")
+    assert missing.value.code == provider.missing_resource_code
+
+
 def test_a_charge_carries_its_amount_currency_metadata_fee_time_and_descriptor(
     provider, gateway, customer
 ):
