@@ -1,4 +1,6 @@
-"""Supporter pages: pledge form, card entry (Stripe Elements), confirmation, My pledges."""
+"""Supporter pages: pledge form, card entry (Stripe Elements), confirmation, My pledges, and
+after the deadline the payment recovery pages (confirm a payment with 3-D Secure, use another
+card: pledges.recovery)."""
 
 import uuid
 
@@ -9,15 +11,17 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
 
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_for_page
 from core.errors import DomainError
 from core.http import client_ip
 from core.money import to_major
-from payments.gateway import get_gateway
-from pledges import selectors, services, throttle
+from payments.gateway import PaymentError, get_gateway
+from pledges import recovery, selectors, services, settlement, throttle
 from pledges.forms import QUICK_PICKS, ChangePledgeForm, PledgeForm
 from pledges.models import Pledge
 
@@ -99,12 +103,12 @@ def _with_new_idempotency_key(form):
     return fresh
 
 
-def _stripe_context(pledge, client_secret):
+def _stripe_context(pledge, client_secret, *, confirm="pledges:confirm"):
     return {
         "stripe_js_url": settings.STRIPE_JS_URL,
         "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
         "client_secret": client_secret,
-        "confirm_url": reverse("pledges:confirm", args=[pledge.public_id]),
+        "confirm_url": reverse(confirm, args=[pledge.public_id]),
     }
 
 
@@ -150,6 +154,7 @@ def card(request, public_id):
             "campaign": pledge.campaign,
             "card_form_usable": usable,
             "card_failed": intent.card_failed,
+            "try_another_url": reverse("pledges:card", args=[pledge.public_id]),
             **_stripe_context(pledge, intent.client_secret if usable else ""),
         },
     )
@@ -210,6 +215,7 @@ def detail(request, public_id):
             "form": form,
             "rewards": rewards,
             "can_change": pledge.can_change,
+            "payment_state": recovery.payment_state(pledge),
         },
     )
 
@@ -233,4 +239,149 @@ def cancel(request, public_id):
 
 @login_required
 def mine(request):
-    return render(request, "pledges/mine.html", {"pledges": selectors.pledges_of(request.user)})
+    pledges = recovery.with_payment_states(selectors.pledges_of(request.user))
+    return render(request, "pledges/mine.html", {"pledges": pledges})
+
+
+# --- after the deadline: payment recovery (pledges.recovery) ---------------------------------
+PROVIDER_UNREACHABLE = gettext_lazy(
+    "We could not reach our payment provider. Please try again in a minute."
+)
+
+
+def _refused(request, pledge, refusal):
+    """Nothing to pay or fix here: say why on the pledge page (which shows where it stands)."""
+    pledge.refresh_from_db(fields=["status"])
+    if pledge.status == Pledge.Status.COLLECTED:
+        messages.success(request, _("Thank you, your pledge is collected."))
+    else:
+        messages.info(request, refusal.message)
+    return redirect("pledges:detail", pledge.public_id)
+
+
+@never_cache  # the page carries the PaymentIntent's client secret
+@login_required
+@require_GET
+def authenticate(request, public_id):
+    """Confirm a payment the bank wants to authenticate (3-D Secure), with Stripe.js."""
+    pledge = selectors.pledge_of(request.user, public_id)
+    try:
+        payment = recovery.payment_to_authenticate(pledge, by=request.user)
+    except recovery.RecoveryRefused as refusal:
+        return _refused(request, pledge, refusal)
+    except PaymentError:
+        messages.error(request, str(PROVIDER_UNREACHABLE))
+        return redirect("pledges:detail", pledge.public_id)
+    return render(
+        request,
+        "pledges/authenticate.html",
+        {
+            "pledge": pledge,
+            "campaign": pledge.campaign,
+            "payment_method_id": payment.payment_method_id,
+            "fix_by": pledge.fix_window_ends_at,
+            **_stripe_context(pledge, payment.client_secret, confirm="pledges:authenticated"),
+        },
+    )
+
+
+@login_required
+@require_POST
+def authenticated(request, public_id):
+    """Called by the payment page once Stripe.js is done; the provider's answer decides."""
+    pledge = selectors.pledge_of(request.user, public_id)
+    try:
+        pledge = recovery.payment_authenticated(pledge, by=request.user)
+    except (settlement.ChargeInterrupted, PaymentError):
+        return JsonResponse({"error": str(PROVIDER_UNREACHABLE)}, status=503)
+    if pledge.status == Pledge.Status.COLLECTED:
+        messages.success(request, _("Thank you, your pledge is collected."))
+        url = reverse("pledges:detail", args=[pledge.public_id])
+    elif pledge.status == Pledge.Status.ACTION_REQUIRED:
+        messages.error(
+            request,
+            _("Your payment is not confirmed yet. Please try again, or use another card."),
+        )
+        url = reverse("pledges:authenticate", args=[pledge.public_id])
+    else:
+        if pledge.status == Pledge.Status.RETRYING:
+            messages.error(
+                request, _("Your bank did not confirm the payment. You can use another card.")
+            )
+        url = reverse("pledges:detail", args=[pledge.public_id])
+    return JsonResponse({"redirect": url})
+
+
+@never_cache
+@login_required
+def fix_card(request, public_id):
+    """Use another card after the deadline: the card page, with a new SetupIntent.
+
+    As on the card page, a GET only looks; "Use another card" (a POST) starts a form through
+    the throttle. Saving the card charges it at once (fix_card_confirm).
+    """
+    pledge = selectors.pledge_of(request.user, public_id)
+    ip = client_ip(request)
+    if throttle.is_blocked(member=request.user, ip=ip):
+        messages.error(
+            request,
+            _("Too many failed attempts. For your security, pledging is paused for an hour."),
+        )
+        return redirect("pledges:detail", pledge.public_id)
+    try:
+        if request.method == "POST":
+            recovery.start_fix_card(pledge, by=request.user, ip=ip)
+            return redirect("pledges:fix_card", pledge.public_id)
+        form = recovery.fix_card_form(pledge, by=request.user, ip=ip)
+    except recovery.RecoveryRefused as refusal:
+        return _refused(request, pledge, refusal)
+    except DomainError as error:  # the throttle, the provider
+        messages.error(request, error.message)
+        return redirect("pledges:detail", pledge.public_id)
+    if form is not None and form.saved:
+        return redirect("pledges:detail", pledge.public_id)
+    usable = form is not None and form.usable
+    return render(
+        request,
+        "pledges/card.html",
+        {
+            "pledge": pledge,
+            "campaign": pledge.campaign,
+            "fixing": True,
+            "card_form_usable": usable,
+            "card_form_started": form is not None,
+            "card_failed": form is not None and form.card_failed,
+            "fix_by": pledge.fix_window_ends_at,
+            "try_another_url": reverse("pledges:fix_card", args=[pledge.public_id]),
+            **_stripe_context(
+                pledge, form.client_secret if usable else "", confirm="pledges:fix_card_confirm"
+            ),
+        },
+    )
+
+
+@login_required
+@require_POST
+def fix_card_confirm(request, public_id):
+    """Called by the card page once Stripe.js saved the new card: charge it (card_fixed)."""
+    pledge = selectors.pledge_of(request.user, public_id)
+    try:
+        recovery.card_fixed(
+            pledge,
+            setup_intent_id=request.POST.get("setup_intent"),
+            by=request.user,
+            ip=client_ip(request),
+        )
+    except DomainError as error:
+        return JsonResponse({"error": error.message}, status=400)
+    messages.success(request, _("Your new card is saved."))
+    return JsonResponse({"redirect": reverse("pledges:detail", args=[pledge.public_id])})
+
+
+@login_required
+@require_GET
+def payment_status(request, public_id):
+    """Where the payment stands, for the pledge page while a charge is being made."""
+    pledge = selectors.pledge_of(request.user, public_id)
+    state = recovery.payment_state(pledge)
+    return JsonResponse({"state": state.key, "pending": state.pending})
