@@ -41,7 +41,7 @@ AttemptStatus = PaymentAttempt.Status
 # The SetupIntent metadata `purpose` of a "use another card" form.
 FIX_PURPOSE = "fix_card"
 # The decline code of an attempt whose PaymentIntent we cancelled for a new card.
-REPLACED_BY_NEW_CARD = "replaced_by_new_card"
+REPLACED_BY_NEW_CARD = settlement.REPLACED_BY_NEW_CARD
 # Attempts whose PaymentIntent went to a payment page (3-D Secure): its client secret may
 # still be open in a browser tab, so it is cancelled before a new card is charged.
 AUTHENTICATION_CODES = frozenset(

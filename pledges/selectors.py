@@ -1,6 +1,7 @@
 """Read queries for the pledge pages."""
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.selectors import rewards_with_stock
 from pledges.models import Pledge
@@ -32,28 +33,32 @@ def rewards_for(campaign):
 # Issuers' decline codes in words a supporter or organizer understands; others fall back to
 # the generic line.
 DECLINE_REASONS = {
-    "authentication_required": "The bank wants the supporter to confirm the payment (3-D Secure).",
-    "insufficient_funds": "Not enough money on the card.",
-    "expired_card": "The card has expired.",
-    "lost_card": "The card was reported lost: a new card is needed.",
-    "stolen_card": "The card was reported stolen: a new card is needed.",
-    "pickup_card": "The bank asked for the card to be retained: a new card is needed.",
-    "fraudulent": "The bank suspected fraud: a new card is needed.",
-    "restricted_card": "The card cannot be used for this payment: a new card is needed.",
-    "incorrect_cvc": "The card's security code was refused.",
-    "processing_error": "The bank could not process the payment; it is tried again.",
-    "do_not_honor": "The bank declined without a reason.",
-    "generic_decline": "The bank declined the payment without a reason.",
-    "card_declined": "The bank declined the payment.",
-    "no_saved_card": "There is no saved card to charge.",
-    "not_charged": "The last try did not reach the bank; it is tried again.",
+    "authentication_required": _(
+        "The bank wants the supporter to confirm the payment (3-D Secure)."
+    ),
+    "insufficient_funds": _("Not enough money on the card."),
+    "expired_card": _("The card has expired."),
+    "lost_card": _("The card was reported lost: a new card is needed."),
+    "stolen_card": _("The card was reported stolen: a new card is needed."),
+    "pickup_card": _("The bank asked for the card to be retained: a new card is needed."),
+    "fraudulent": _("The bank suspected fraud: a new card is needed."),
+    "restricted_card": _("The card cannot be used for this payment: a new card is needed."),
+    "incorrect_cvc": _("The card's security code was refused."),
+    "processing_error": _("The bank could not process the payment; it is tried again."),
+    "do_not_honor": _("The bank declined without a reason."),
+    "generic_decline": _("The bank declined the payment without a reason."),
+    "card_declined": _("The bank declined the payment."),
+    "no_saved_card": _("There is no saved card to charge."),
+    "not_charged": _("The last try did not reach the bank; it is tried again."),
+    "payment_intent_authentication_failure": _("The payment was not confirmed with the bank."),
+    "replaced_by_new_card": _("Replaced by a new card."),
 }
 
 
 def decline_reason(code):
     if not code:
         return ""
-    return DECLINE_REASONS.get(code, "The bank declined the payment.")
+    return str(DECLINE_REASONS.get(code, _("The bank declined the payment.")))
 
 
 def settlement_figures(campaign):

@@ -64,6 +64,9 @@ HARD_DECLINES = frozenset(
 # Our own codes on an attempt that the provider never declined.
 NOT_CHARGED = "not_charged"  # reconciliation found nothing at the provider: safe to try again
 NO_CARD = "no_saved_card"
+# pledges.recovery cancelled the attempt's PaymentIntent: the supporter saved a new card, which
+# is charged at once (no email, no automatic retry of the old card).
+REPLACED_BY_NEW_CARD = "replaced_by_new_card"
 
 
 class ChargeRefused(DomainError):
@@ -313,7 +316,7 @@ def _claim_attempt(pledge_id, *, trigger, by=None, now=None):
             return None
         if pledge.status == Status.ACTION_REQUIRED:
             # A new attempt would leave the one waiting for 3-D Secure open: the supporter
-            # could complete both. Cancelling that PaymentIntent comes first (not built yet).
+            # could complete both. pledges.recovery.card_fixed cancels it first.
             raise ChargeRefused("This pledge is waiting for the supporter's authentication.")
         customer = getattr(pledge.supporter, "stripe_customer", None)
         if not pledge.payment_method_id or customer is None:
@@ -552,6 +555,8 @@ def _record_requires_action(pledge, attempt, charge, ids, now):
 
 def _record_decline(pledge, attempt, charge, ids, now):
     code = charge.decline_code or "card_declined"
+    if attempt.status == AttemptStatus.FAILED:
+        return  # already recorded (a duplicate webhook, a second reconciliation)
     _finish_attempt(
         attempt,
         AttemptStatus.FAILED,
@@ -564,6 +569,10 @@ def _record_decline(pledge, attempt, charge, ids, now):
         return
     if attempt.number != pledge.attempts.aggregate(n=Max("number"))["n"]:
         return  # a late report about an older attempt
+    if code == REPLACED_BY_NEW_CARD:
+        if pledge.status == Status.ACTION_REQUIRED:
+            transition(pledge, Status.RETRYING, note=code, updates={"next_attempt_at": None})
+        return
     _schedule_retry(pledge, code=code, now=now)
 
 

@@ -41,6 +41,23 @@ def expire_abandoned_pledges():
     return services.expire_abandoned_pledges(older_than=timedelta(hours=24))
 
 
+@provider_task("pledges.charge_fixed_card")
+def charge_fixed_card(pledge_id, setup_intent_id):
+    """A new card saved on the fix form after the deadline: attach it and charge it."""
+    from pledges import recovery
+
+    pledge = Pledge.objects.filter(pk=pledge_id).first()
+    if pledge is None or pledge.setup_intent_id != setup_intent_id:
+        return "superseded"
+    try:
+        recovery.card_fixed(pledge, setup_intent_id=setup_intent_id)
+    except DomainError as error:
+        if isinstance(error, PaymentProviderError) and error.retryable:
+            raise
+        return f"refused: {error.message}"
+    return "saved"
+
+
 @provider_task("pledges.cancel_open_setup_intents")
 def cancel_open_setup_intents(member_id=None, ip=None):
     """A member or an IP was blocked: the card forms issued to them must stop working."""

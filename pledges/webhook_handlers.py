@@ -42,6 +42,16 @@ def setup_intent_succeeded(event):
     pledge = pledge_for_setup_intent(intent)
     if pledge is None or pledge.setup_intent_id != intent.get("id"):
         return  # not ours, or an older attempt superseded by a newer card
+    if pledge.status in Pledge.SETTLING_STATUSES:
+        # A new card saved on the fix form after the deadline (pledges.recovery): charge it,
+        # even if the supporter closed the page before it said so.
+        from pledges.recovery import FIX_PURPOSE
+        from pledges.tasks import charge_fixed_card
+
+        if (intent.get("metadata") or {}).get("purpose") == FIX_PURPOSE:
+            pledge_id, setup_intent_id = pledge.pk, intent["id"]
+            transaction.on_commit(lambda: charge_fixed_card.delay(pledge_id, setup_intent_id))
+        return
     if pledge.status not in Pledge.OPEN_STATUSES:
         return
     from pledges.tasks import confirm_pledge_card

@@ -261,11 +261,6 @@ def test_a_new_card_instead_of_3d_secure_cancels_the_waiting_payment_first(
     assert len(succeeded_at_provider(gateway)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="settlement._record_decline emails 'card declined' for a PaymentIntent we cancelled "
-    "for the supporter's new card (diff proposed for pledges/settlement.py)",
-)
 def test_replacing_a_payment_that_waits_for_3d_secure_sends_no_declined_email(
     client, gateway, waiting
 ):
@@ -561,3 +556,26 @@ def test_the_emails_link_to_the_page_that_fixes_the_payment(gateway, campaign, s
     }
     assert any(f"/pledges/{waiting.public_id}/pay/" in body for body in reminders)
     assert any(f"/pledges/{declined.public_id}/fix-card/" in body for body in reminders)
+
+
+def test_a_card_saved_on_the_fix_form_is_charged_from_the_webhook_once(
+    client, gateway, declined, post_stripe_webhook
+):
+    """The supporter saved the new card and closed the page: Stripe's setup_intent.succeeded
+    charges it; the duplicate event and the page's late confirm call charge nothing more."""
+    from tests.stripe_fixtures import stripe_event
+
+    intent = fix_form(logged_in(client, declined), gateway, declined)
+    gateway.confirm_setup_intent(intent.id, "pm_card_visa")
+    event = stripe_event("setup_intent.succeeded", gateway.standin.get("setup_intent", intent.id))
+
+    assert post_stripe_webhook(event).status_code == 200
+    assert post_stripe_webhook(event).status_code == 200  # delivered twice
+    client.post(
+        reverse("pledges:fix_card_confirm", args=[declined.public_id]), {"setup_intent": intent.id}
+    )
+
+    declined.refresh_from_db()
+    assert declined.status == Status.COLLECTED
+    assert declined.attempts.count() == 2
+    assert len(succeeded_at_provider(gateway)) == 1
