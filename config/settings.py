@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "payments",
     "ledger",
     "payouts",
+    "demo",  # the top floor: it may import every app listed above; none imports it
 ]
 
 MIDDLEWARE = [
