@@ -6,11 +6,12 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from campaigns.views.home import home
 from core import media
 from core import views as core_views
 
 urlpatterns = [
-    path("", core_views.home, name="home"),
+    path("", home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("status/", core_views.status, name="status"),
     path("robots.txt", core_views.robots_txt, name="robots_txt"),

@@ -1,4 +1,7 @@
-"""Site-wide pages: home, robots.txt, the health endpoint and status page, the error pages."""
+"""Site-wide pages: robots.txt, the health endpoint and status page, the error pages.
+
+The home page shows campaigns, so it is campaigns.views.home: core imports no app.
+"""
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
@@ -8,16 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from campaigns import selectors
 from core.health import run_checks
-
-
-def home(request):
-    featured = list(selectors.featured_campaigns())
-    # A featured campaign is not repeated in the "ending soon" row below it.
-    shown = {campaign.pk for campaign in featured}
-    ending_soon = [c for c in selectors.ending_soon(limit=6 + len(featured)) if c.pk not in shown]
-    return render(request, "home.html", {"featured": featured, "ending_soon": ending_soon[:6]})
 
 
 @never_cache
