@@ -77,3 +77,7 @@ def _post(path, params):
     except urllib.error.HTTPError as error:
         body = error.read()[:500].decode(errors="replace")
         raise CardNotSaved(f"POST {path}: HTTP {error.code}: {body}") from None
+    except OSError as error:  # refused, reset, timed out: it stopped (or was stopped)
+        raise StandinUnavailable(
+            f"The Stripe stand-in stopped answering at {settings.STRIPE_API_BASE} ({error})."
+        ) from None

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from demo import browser, seeding
 from demo.specs import DEMO_PASSWORD
+from payments.gateway import PaymentProviderError
 
 
 class Command(BaseCommand):
@@ -22,8 +23,15 @@ class Command(BaseCommand):
         started = time.monotonic()
         try:
             report = seeding.seed()
+        except KeyboardInterrupt:
+            raise CommandError(
+                "Interrupted. The demo is part-made: the next seed_demo (./bin/dev runs it) "
+                "finishes it."
+            ) from None
         except browser.StandinUnavailable as error:
             raise CommandError(str(error)) from None
+        except PaymentProviderError as error:  # the stand-in went away during a gateway call
+            raise CommandError(f"The payment provider failed while seeding: {error}") from None
         for member in report.members.values():
             role = "admin" if member.is_staff else "member"
             self.stdout.write(f"  {role:7} {member.email}  /  {DEMO_PASSWORD}")
