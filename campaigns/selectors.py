@@ -1,12 +1,16 @@
 """Read queries for campaign pages and lists, with the joins they need (constant query counts).
 
 Totals are computed from counted pledges (no running counter on the campaign row, so pledging
-into one hot campaign never queues on a single row).
+into one hot campaign never queues on a single row). After the deadline a list shows what was
+collected (the ledger), not what was pledged: see card_queryset. The organizer's payment-recovery
+page reads its pledges here too (payment_recovery, dropped_payments).
 """
 
+from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connections
 from django.db.models import (
+    CharField,
     Count,
     Expression,
     ExpressionWrapper,
@@ -24,12 +28,16 @@ from django.db.models import (
     Value,
     Window,
 )
-from django.db.models.functions import Coalesce, Concat, Replace
+from django.db.models.functions import Cast, Coalesce, Concat, Replace
+from django.db.models.query import ModelIterable
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, RewardTier
+from core.models import AuditEvent
 from core.search import SQLITE_SCORE_FUNCTION, query_words
-from pledges.models import Pledge
+from ledger.selectors import collected_by_campaign
+from pledges.models import PaymentAttempt, Pledge
 
 # What a campaign's total shows: counted pledges, and for a campaign that failed, the
 # pledges released at its deadline (so its page says how far it got, not €0).
@@ -76,8 +84,70 @@ def campaign_for_page(slug_or_pk, member):
     return queryset.get(**lookup)
 
 
+SETTLED_STATES = {
+    Campaign.Status.SETTLING: "collecting",
+    Campaign.Status.FUNDED: "funded",
+    Campaign.Status.FAILED: "failed",
+}
+
+
+def settled_figures(campaign):
+    """pledges.selectors.settlement_figures (two queries) with `state` (collecting, funded,
+    failed) and `goal_missed` (all or nothing, below goal at the deadline); None while live,
+    once cancelled, and for a campaign closed before its figures were frozen."""
+    # pledges imports this module: its readers are imported when used.
+    from pledges.selectors import settlement_figures
+    from pledges.settlement import goal_missed
+
+    if campaign.status not in SETTLED_STATES:
+        return None
+    figures = settlement_figures(campaign)
+    if figures is None:
+        return None
+    figures["state"] = SETTLED_STATES[campaign.status]
+    figures["goal_missed"] = goal_missed(campaign)
+    return figures
+
+
+# After the deadline a card's headline figure is the money collected (ledger), never the
+# pledged total a drop would leave stale; a failed campaign shows what was pledged at its
+# deadline (nobody was charged).
+COLLECTING_STATUSES = (Campaign.Status.SETTLING, Campaign.Status.FUNDED)
+
+
+def attach_headlines(campaigns):
+    """Set `headline_minor` and `headline_kind` ("pledged" or "collected") on campaigns from
+    with_totals; one ledger query for all those collecting or funded, none if there are none."""
+    collecting = [c.pk for c in campaigns if c.status in COLLECTING_STATUSES]
+    collected = collected_by_campaign(collecting) if collecting else {}
+    for campaign in campaigns:
+        if campaign.pk in collected:
+            campaign.headline_minor, campaign.headline_kind = collected[campaign.pk], "collected"
+        elif campaign.status == Campaign.Status.FAILED:
+            frozen = campaign.pledged_at_deadline_minor
+            campaign.headline_minor = campaign.pledged_minor if frozen is None else frozen
+            campaign.headline_kind = "pledged"
+        else:
+            campaign.headline_minor, campaign.headline_kind = campaign.pledged_minor, "pledged"
+    return campaigns
+
+
+class _CardIterable(ModelIterable):
+    """Rows of a card queryset with their headline (attach_headlines), like a prefetch: each
+    evaluation costs one more query at most, however many rows, and every caller (Discover,
+    home, profiles, My campaigns) gets it without a step of its own."""
+
+    def __iter__(self):
+        yield from attach_headlines(list(super().__iter__()))
+
+
 def card_queryset(queryset):
-    return with_totals(queryset).select_related("organizer")
+    """Campaigns for cards: totals, organizer, and the headline figure (attach_headlines)."""
+    queryset = with_totals(queryset).select_related("organizer")
+    # Django's own hook for what a queryset yields (values() and values_list() set it too);
+    # it survives filtering, ordering and slicing (the paginator's page).
+    queryset._iterable_class = _CardIterable
+    return queryset
 
 
 def featured_campaigns(limit=3):
@@ -93,11 +163,18 @@ def ending_soon(limit=6):
 
 
 SORTS = {
-    "relevance": ("Best match", ["-search_rank", "-launched_at", "-id"]),
-    "newest": ("Newest", ["-launched_at", "-id"]),
-    "ending": ("Ending soon", ["deadline", "id"]),
-    "most_funded": ("Most funded", ["-pledged_minor", "-id"]),
-    "closest": ("Closest to goal", ["-progress", "-id"]),
+    "relevance": (_("Best match"), ["-search_rank", "-launched_at", "-id"]),
+    "newest": (_("Newest"), ["-launched_at", "-id"]),
+    "ending": (_("Ending soon"), ["deadline", "id"]),
+    "recently_ended": (_("Recently ended"), ["-deadline", "-id"]),
+    "most_funded": (_("Most funded"), ["-pledged_minor", "-id"]),
+    "closest": (_("Closest to goal"), ["-progress", "-id"]),
+}
+# What Discover shows: campaigns open for support, or those that have ended (each with the sorts
+# that mean something for it; the first is the default without a search).
+SHOWS = {
+    "open": (_("Open for support"), ["newest", "ending", "most_funded", "closest"]),
+    "ended": (_("Ended"), ["recently_ended", "newest", "most_funded", "closest"]),
 }
 # Where a searched word is found decides how high a campaign ranks: a word in the title outweighs
 # any number of words in the summary (at most MAX_QUERY_WORDS words), which outweigh the rest.
@@ -234,13 +311,27 @@ def search(queryset, q):
     return queryset.annotate(search_rank=rank).filter(search_rank__gt=0)
 
 
-def discover(*, q="", category="", location="", funding_model="", sort="newest"):
-    """Live campaigns matching a search, filters and a sort order ("relevance" needs `q`)."""
-    queryset = card_queryset(Campaign.objects.live().filter(deadline__gt=timezone.now()))
+def ended_campaigns():
+    """Public campaigns whose deadline has passed: settling, funded, failed, and live ones the
+    settlement sweep has not closed yet."""
+    return Campaign.objects.filter(
+        Q(status__in=[Campaign.Status.SETTLING, Campaign.Status.FUNDED, Campaign.Status.FAILED])
+        | Q(status=Campaign.Status.LIVE, deadline__lte=timezone.now())
+    )
+
+
+def discover(*, q="", category="", location="", funding_model="", sort="", show="open"):
+    """Campaigns open for support (show="open") or ended (show="ended") matching a search,
+    filters and a sort order ("relevance" needs `q`; the default is the show's first sort)."""
+    if show == "ended":
+        campaigns = ended_campaigns()
+    else:
+        show, campaigns = "open", Campaign.objects.live().filter(deadline__gt=timezone.now())
+    queryset = card_queryset(campaigns)
     if q:
         queryset = search(queryset, q)
-    elif sort == "relevance":
-        sort = "newest"
+    if sort not in SORTS or (sort == "relevance" and not q):
+        sort = SHOWS[show][1][0]
     if category:
         queryset = queryset.filter(category=category)
     if location:
@@ -265,10 +356,44 @@ def organized_by(member, viewer):
 
 
 def editable_campaigns(member):
-    return with_totals(Campaign.objects.editable_by(member)).order_by("-updated_at")
+    return card_queryset(Campaign.objects.editable_by(member)).order_by("-updated_at")
 
 
 def budget_totals(items):
     """(required, optional) totals of already-loaded budget items, in minor units."""
     required = sum(item.amount_minor for item in items if item.required)
     return required, sum(item.amount_minor for item in items) - required
+
+
+# --- the organizer's payment-recovery page -----------------------------------------------------
+def _last_reminder_at():
+    """When the pledge's supporter was last sent a reminder (pledges.settlement audits each)."""
+    reminders = AuditEvent.objects.filter(
+        target_type=ContentType.objects.get_for_model(Pledge),
+        target_id=Cast(OuterRef("pk"), output_field=CharField()),
+        action="payment_reminder",
+    ).order_by("-created_at")
+    return Subquery(reminders.values("created_at")[:1])
+
+
+def payment_recovery(campaign):
+    """pledges.selectors.pending_payments with `last_reminder_at` (two queries, any rows)."""
+    from pledges.selectors import pending_payments  # pledges.selectors imports this module
+
+    return pending_payments(campaign).annotate(last_reminder_at=_last_reminder_at())
+
+
+def dropped_payments(campaign):
+    """Pledges that could not be collected, with their attempts newest first (two queries)."""
+    return (
+        Pledge.objects.filter(campaign=campaign, status=Pledge.Status.DROPPED)
+        .select_related("supporter")
+        .prefetch_related(
+            Prefetch(
+                "attempts",
+                queryset=PaymentAttempt.objects.order_by("-number"),
+                to_attr="attempts_newest_first",
+            )
+        )
+        .order_by("fix_window_ends_at", "pk")
+    )

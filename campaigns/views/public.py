@@ -2,7 +2,14 @@
 
 Both run a constant number of queries (see campaigns.selectors): the campaign page one for the
 campaign with its totals and one each for rewards (with claimed stock), budget items and
-stretch goals; Discover one count and one page of cards.
+stretch goals, and once the deadline closed it, two for the honest figures
+(pledges.selectors.settlement_figures); Discover one count and one page of cards, and for
+ended campaigns one for what they collected.
+
+After the deadline the page no longer leads with the pledged total: it shows what was
+collected (the ledger), what is still being collected, what could not be, and beside them
+what was pledged at the deadline. A failed campaign shows what was pledged and that nobody
+was charged.
 
 Cookieless visitors (shared links) are served from a short-lived page cache: see
 campaigns.page_cache.
@@ -14,6 +21,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from campaigns import page_cache, selectors
 from campaigns.models import Campaign, Category, FundingModel
@@ -52,12 +60,14 @@ def _page_context(request, campaign, *, preview):
     viewer = request.user
     is_editor = not preview and viewer.is_authenticated and can_edit(campaign, viewer)
     now = timezone.now()
+    figures = selectors.settled_figures(campaign)
     context = {
         "campaign": campaign,
         "preview": preview,
         "is_editor": is_editor,
         "has_ended": campaign.deadline is not None and campaign.deadline <= now,
-        "progress": _progress(campaign),
+        "figures": figures,
+        "progress": _progress(campaign, figures),
         "budget": _budget(campaign),
         "rewards": _rewards(campaign),
         "og": _open_graph(campaign),
@@ -65,10 +75,19 @@ def _page_context(request, campaign, *, preview):
     return context
 
 
-def _progress(campaign):
-    """Bar geometry: everything is placed on a scale of max(goal, top stretch goal)."""
+def _progress(campaign, figures=None):
+    """Bar geometry: everything is placed on a scale of max(goal, top stretch goal).
+
+    The bar shows `shown_minor`: while live, what is pledged; after the deadline what was
+    collected, or for a failed campaign what was pledged at the deadline (nobody was charged).
+    `at_deadline_fill` places what was pledged at the deadline behind a collected bar.
+    """
     goal = campaign.goal_minor or 0
-    pledged = getattr(campaign, "pledged_minor", 0) or 0
+    shown = getattr(campaign, "pledged_minor", 0) or 0
+    at_deadline = None
+    if figures is not None:
+        at_deadline = figures["pledged_at_deadline_minor"]
+        shown = at_deadline if figures["state"] == "failed" else figures["collected_minor"]
     stretch_goals = list(campaign.stretch_goals.all())
     scale = max([goal, *(g.amount_minor for g in stretch_goals)]) or 1
 
@@ -76,12 +95,15 @@ def _progress(campaign):
         return round(min(amount, scale) * 100 / scale, 2)
 
     return {
-        "pledged_minor": pledged,
-        "percent": percent_of(pledged, goal),
-        "fill": position(pledged),
+        "shown_minor": shown,
+        "percent": percent_of(shown, goal),
+        "fill": position(shown),
+        "at_deadline_fill": (
+            position(at_deadline) if at_deadline is not None and at_deadline > shown else None
+        ),
         "goal_position": position(goal) if stretch_goals else None,
         "stretch_goals": [
-            {"goal": g, "position": position(g.amount_minor), "reached": pledged >= g.amount_minor}
+            {"goal": g, "position": position(g.amount_minor), "reached": shown >= g.amount_minor}
             for g in stretch_goals
         ],
     }
@@ -172,15 +194,22 @@ class DiscoverForm(forms.Form):
         choices=[("", "Any"), *FundingModel.choices],
     )
     sort = forms.ChoiceField(label="Sort by", required=False)
+    # Open campaigns or ended ones: chosen with the tabs above the results, kept by a search.
+    show = forms.ChoiceField(
+        label=_("Show"),
+        required=False,
+        choices=[(key, label) for key, (label, _sorts) in selectors.SHOWS.items()],
+        widget=forms.HiddenInput,
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        show = self.data.get("show")
+        sorts = selectors.SHOWS.get(show, selectors.SHOWS["open"])[1]
         # "Best match" only means something with a search; it is then the default (listed first).
         searching = bool((self.data.get("q") or "").strip())
         self.fields["sort"].choices = [
-            (key, label)
-            for key, (label, _order) in selectors.SORTS.items()
-            if searching or key != "relevance"
+            (key, selectors.SORTS[key][0]) for key in (["relevance"] if searching else []) + sorts
         ]
 
     def filters(self):
@@ -190,7 +219,8 @@ class DiscoverForm(forms.Form):
         values = {name: (cleaned.get(name) or "") for name in self.fields}
         values["q"] = values["q"].strip()
         values["location"] = values["location"].strip()
-        values["sort"] = values["sort"] or ("relevance" if values["q"] else "newest")
+        values["show"] = values["show"] or "open"
+        values["sort"] = values["sort"] or self.fields["sort"].choices[0][0]
         return values
 
 
@@ -205,6 +235,7 @@ def discover(request):
         "campaigns/public/discover.html",
         {
             "form": form,
+            "show": filters["show"],
             "page": page,
             "page_numbers": page.paginator.get_elided_page_range(
                 page.number, on_each_side=1, on_ends=1
