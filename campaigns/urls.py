@@ -49,5 +49,11 @@ urlpatterns = [
     path("campaigns/<int:pk>/submit/", organizer.submit, name="submit"),
     path("campaigns/<int:pk>/launch/", organizer.launch, name="launch"),
     path("campaigns/<int:pk>/cancel/", organizer.cancel, name="cancel"),
+    path("campaigns/<int:pk>/payments/", organizer.payments, name="payments"),
+    path(
+        "campaigns/<int:pk>/payments/<uuid:pledge_id>/remind/",
+        organizer.send_reminder,
+        name="send_reminder",
+    ),
     path("invitations/<uuid:token>/", organizer.accept_invitation, name="accept_invitation"),
 ]

@@ -1,8 +1,10 @@
-"""The organizer's workspace: start, edit step by step, preview, submit, launch, cancel.
+"""The organizer's workspace: start, edit step by step, preview, submit, launch, cancel, and
+after the deadline the payment-recovery page (who is still to pay, why, a reminder button).
 
 Every view needs a logged-in member and finds the campaign among those the member may edit
-(anything else is a 404). Views parse a form, call one service and render or redirect;
-a DomainError is shown next to the field it names, NotPermitted becomes a 404.
+(its organizer and accepted co-organizers; anything else is a 404). Views parse a form, call
+one service and render or redirect; a DomainError is shown next to the field it names,
+NotPermitted becomes a 404.
 """
 
 from django.contrib import messages
@@ -11,6 +13,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from campaigns import selectors, services
@@ -28,6 +31,9 @@ from campaigns.forms import (
 )
 from campaigns.models import Campaign, Collaborator
 from core.errors import DomainError, NotPermitted
+from pledges import settlement
+from pledges.models import Pledge
+from pledges.recovery import payment_state, reason_in_words
 
 # (url name, label) in the order an organizer walks through them.
 STEPS = [
@@ -463,3 +469,95 @@ def accept_invitation(request, token):
         )
     messages.success(request, f"You are now a co-organizer of “{invitation.campaign.title}”.")
     return redirect(reverse("campaigns:edit", args=[invitation.campaign.pk]))
+
+
+# --- after the deadline: payment recovery --------------------------------------------------------
+def _public_name(pledge):
+    """What the organizer may know of a supporter: the name shown publicly (never the email)."""
+    if pledge.anonymous:
+        return _("Anonymous")
+    return pledge.public_name or pledge.supporter.display_name
+
+
+def _latest_attempt(pledge):
+    return pledge.attempts_newest_first[0] if pledge.attempts_newest_first else None
+
+
+# Codes on an attempt that the bank never declined: their reason stands alone.
+_NOT_A_DECLINE = frozenset({settlement.NO_CARD, settlement.NOT_CHARGED})
+
+
+def _pending_row(pledge, now):
+    latest = _latest_attempt(pledge)
+    state = payment_state(pledge, latest_attempt=latest, now=now)
+    if state.key == "confirm":
+        words = _("Waiting for the supporter to confirm the payment")
+    elif state.key == "declined":
+        code = latest.decline_code if latest is not None else settlement.NO_CARD
+        words = (
+            state.reason
+            if code in _NOT_A_DECLINE
+            else _("Card declined: %(reason)s") % {"reason": state.reason}
+        )
+    else:
+        words = _("Being collected now")
+    return {
+        "pledge": pledge,
+        "name": _public_name(pledge),
+        "state": state,
+        "in_words": words,
+        "can_remind": pledge.status in (Pledge.Status.ACTION_REQUIRED, Pledge.Status.RETRYING),
+    }
+
+
+def _dropped_row(pledge):
+    latest = _latest_attempt(pledge)
+    code = latest.decline_code if latest is not None else settlement.NO_CARD
+    if code == "authentication_required":
+        # Its decline reason speaks of now ("the bank wants…"); this is why it was dropped.
+        reason = _("The supporter did not confirm the payment with their bank in time.")
+    else:
+        reason = reason_in_words(code) or reason_in_words("card_declined")
+    return {"pledge": pledge, "name": _public_name(pledge), "reason": reason}
+
+
+@login_required
+def payments(request, pk):
+    """Who still has to pay (and why, in words), what could not be collected, the figures."""
+    campaign = _editable_campaign(request, pk)
+    now = timezone.now()
+    pending = [_pending_row(p, now) for p in selectors.payment_recovery(campaign)]
+    dropped = [_dropped_row(p) for p in selectors.dropped_payments(campaign)]
+    return render(
+        request,
+        "campaigns/organizer/payments.html",
+        {
+            "campaign": campaign,
+            "steps": STEPS,
+            "step": "payments",
+            "figures": selectors.settled_figures(campaign),
+            "pending": pending,
+            "dropped": dropped,
+        },
+    )
+
+
+@login_required
+@require_POST
+def send_reminder(request, pk, pledge_id):
+    """Email one supporter whose payment is pending (at most once a day: the service says)."""
+    campaign = _editable_campaign(request, pk)
+    pledge = get_object_or_404(campaign.pledges.select_related("supporter"), public_id=pledge_id)
+    try:
+        settlement.send_payment_reminder(pledge, by=request.user)
+    except NotPermitted:
+        raise
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        if pledge.anonymous:
+            sent = _("We sent the anonymous supporter a reminder.")
+        else:
+            sent = _("We sent %(name)s a reminder.") % {"name": _public_name(pledge)}
+        messages.success(request, sent)
+    return redirect("campaigns:payments", pk=campaign.pk)
