@@ -36,7 +36,8 @@ deadline.
 While seeding, Celery tasks run in-process (eager) and email goes to the dummy backend: the
 tasks the services schedule after commit (settling, charging, releasing, sending the outbox)
 run during seeding, through the same code the worker runs, and the fictional people's
-receipts do not fill the terminal before the two-minute campaign's emails.
+receipts do not fill the terminal before the two-minute campaign's emails. The card-testing
+throttle counts seeding's pledges in a cache of seeding's own (quiet_side_effects says why).
 """
 
 import logging
@@ -85,6 +86,13 @@ ENDED = {"funded", "failed"}
 PLEDGING_MARGIN = timedelta(hours=1)
 # An ENDING_SOON campaign with less than this left is not worth finishing: make a new one.
 ENDING_SOON_KEPT_IF_LEFT = timedelta(seconds=30)
+# Seeding counts its pledge attempts in a cache of its own (see quiet_side_effects).
+SEEDING_CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "groundswell-demo-seeding",
+    }
+}
 
 
 @dataclass
@@ -109,15 +117,6 @@ def seed(*, now=None):
         ensure_demo_campaigns(people, report, now=now)
         report.ending_soon, report.ending_soon_created = ensure_ending_soon(people, report)
     return report
-
-
-# Seeding counts its pledge attempts in a cache of its own (see quiet_side_effects).
-SEEDING_CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "groundswell-demo-seeding",
-    }
-}
 
 
 @contextmanager
