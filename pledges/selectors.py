@@ -100,7 +100,7 @@ def settlement_figures(campaign):
 
 def pending_payments(campaign):
     """The organizer's payment-recovery list: pledges still being collected, oldest problem
-    first, each with its latest attempt (`latest_attempt`) prefetched in one query."""
+    first, each with its attempts newest first (`attempts_newest_first`) in one query."""
     from django.db.models import Prefetch
 
     from pledges.models import PaymentAttempt

@@ -549,7 +549,7 @@ def _record_requires_action(pledge, attempt, charge, ids, now):
                 "next_attempt_at": None,
                 "fix_window_ends_at": pledge.fix_window_ends_at or _fix_window_end(now),
             },
-            after_commit=[_email_action_required],
+            after_commit=[_email_action_required, _forget_page],
         )
 
 
@@ -645,6 +645,11 @@ def abandon_attempt(attempt, *, note):
     return attempt
 
 
+def _forget_page(pledge):
+    """The campaign page's figures changed (collected, recovering, dropped)."""
+    page_cache.forget(pledge.campaign)
+
+
 def _fix_window_end(now):
     return now + timedelta(days=settings.CHARGE_FIX_WINDOW_DAYS)
 
@@ -730,7 +735,7 @@ def drop_expired_pledges(*, now=None):
             Status.DROPPED,
             note="The fix window closed.",
             updates={"next_attempt_at": None},
-            after_commit=[_email_dropped],
+            after_commit=[_email_dropped, _forget_page],
         )
         dropped += moved.moved
     return dropped

@@ -218,7 +218,7 @@ def log_in(page, base, member):
 
 
 def test_changes_requested_live_limits_and_cancelling_a_live_campaign(
-    live_server, page, screenshot
+    live_server, page, screenshot, celery_eager  # the release task runs at once
 ):
     from pledges.models import Pledge
     from tests.factories import CampaignFactory, PledgeFactory, RewardTierFactory

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 import core.search
 from campaigns import selectors
-from campaigns.demo import CAMPAIGNS
 from campaigns.models import Category
 from core.search import MAX_QUERY_WORDS, fold, query_words, score
+from demo.specs import CAMPAIGNS
 from tests.factories import CampaignFactory, MemberFactory, PledgeFactory
 
 pytestmark = pytest.mark.django_db
