@@ -89,8 +89,8 @@ def seed(count):
 
     from django.utils import timezone
 
-    from campaigns.demo import CAMPAIGNS
     from campaigns.models import Campaign
+    from demo.specs import CAMPAIGNS
     from members.models import Member
 
     words = " ".join(spec.story for spec in CAMPAIGNS).split()

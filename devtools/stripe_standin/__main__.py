@@ -13,9 +13,14 @@ import argparse
 import os
 from pathlib import Path
 
-from .faults import Faults
-from .server import serve
-from .state import Standin
+# The stand-in's fees round with core.money.round_minor (the project's one rounding rule), and
+# core.money reads Django's settings: started on its own (docker-compose, a terminal) it uses
+# the project's settings module.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+from .faults import Faults  # noqa: E402
+from .server import serve  # noqa: E402
+from .state import Standin  # noqa: E402
 
 
 def parser() -> argparse.ArgumentParser:

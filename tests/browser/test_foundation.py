@@ -3,7 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from members.demo import DEMO_PASSWORD, ensure_demo_members
+from demo.seeding import ensure_demo_members
+from demo.specs import DEMO_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
