@@ -43,7 +43,10 @@ class PaymentProviderError(PaymentError):
     """The provider refused the request or could not be reached.
 
     `retryable` is true for network errors, rate limits and provider-side 5xx errors: the same
-    call with the same idempotency key may be tried again later. `detail` is for logs/admins.
+    call with the same idempotency key may be tried again later. `replayed` is true when the
+    provider answered from what it stored for the idempotency key (Stripe keeps a 500 too, and
+    says `Idempotent-Replayed: true`): this call did nothing new, and sending it again with
+    that key only replays the same answer. `detail` is for logs/admins.
     """
 
     def __init__(
@@ -53,11 +56,13 @@ class PaymentProviderError(PaymentError):
         retryable=False,
         code="",
         detail="",
+        replayed=False,
     ):
         super().__init__(message)
         self.retryable = retryable
         self.code = code or ""
         self.detail = detail
+        self.replayed = replayed
 
 
 class SearchUnavailable(PaymentProviderError):

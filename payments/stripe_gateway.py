@@ -402,7 +402,11 @@ def _translated_errors(*, card_errors=True):
             # Stripe names it by its type only. It means this key was used before with other
             # parameters: whatever that first request did (a charge?) happened.
             code = "idempotency_error"
-        raise PaymentProviderError(retryable=retryable, code=code, detail=_describe(exc)) from exc
+        headers = {str(name).lower(): value for name, value in dict(exc.headers or {}).items()}
+        replayed = str(headers.get("idempotent-replayed", "")).lower() == "true"
+        raise PaymentProviderError(
+            retryable=retryable, code=code, detail=_describe(exc), replayed=replayed
+        ) from exc
 
 
 def _describe(exc: stripe.StripeError) -> str:

@@ -466,6 +466,7 @@ def change_pledge(pledge, *, by, amount_minor, reward):
         campaign = lock_for_pledging(pledge.campaign_id)
         locked = Pledge.objects.select_for_update().get(pk=pledge.pk)
         locked.campaign = campaign
+        _require_open_campaign(campaign)  # first: "the campaign has ended" says it all
         if locked.status != Status.ACTIVE:
             raise DomainError("Only an active pledge can be changed.")
         validate_pledge_terms(campaign, supporter=by, amount_minor=amount_minor, reward=reward)

@@ -378,6 +378,7 @@ def send_attempt(attempt, *, gateway=None, bucket=None, loaded=False):
         return attempt
     request = charge_request(attempt)
     wait_for_rate_ceiling(attempt, bucket)
+    previously_sent_at = attempt.sent_at
     transition(attempt, AttemptStatus.SENT, updates={"sent_at": timezone.now()})
     try:
         charge = gateway.charge_saved_card(**request)
@@ -385,7 +386,12 @@ def send_attempt(attempt, *, gateway=None, bucket=None, loaded=False):
         # idempotency_error: the key came back with other parameters, so the first request
         # may have charged; only the provider's records can tell (reconciliation searches).
         if error.retryable or error.code == "idempotency_error":
-            transition(attempt, AttemptStatus.UNKNOWN, note=error.detail[:500])
+            # A replayed error (a 500 Stripe keeps under the key) proves that this resend did
+            # nothing new: "no request with this key can still charge" counts from the send
+            # before it. Otherwise each reconciliation, resending, would restart that clock
+            # and the attempt would wait out the key's 24 hours.
+            kept = {"sent_at": previously_sent_at} if error.replayed and previously_sent_at else {}
+            transition(attempt, AttemptStatus.UNKNOWN, note=error.detail[:500], updates=kept)
             raise ChargeInterrupted(attempt.pk, error) from error
         # The provider refused the request itself (e.g. the card no longer exists): nothing
         # was charged, and trying the same card again cannot help.
@@ -626,7 +632,10 @@ def record_failure_without_charge(attempt, *, code, error=None):
 
 def abandon_attempt(attempt, *, note):
     """The provider has no payment for this attempt and can no longer make one: mark it
-    failed (not charged) so that the next sweep makes a new attempt with a new key."""
+    failed (not charged) and send the pledge's next attempt, with a new key, at once (the
+    sweep re-sends it after CHARGE_REDISPATCH_SECONDS if that message is lost)."""
+    from pledges.tasks import charge_pledge
+
     now = timezone.now()
     with transaction.atomic():
         attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt.pk)
@@ -638,10 +647,17 @@ def abandon_attempt(attempt, *, note):
             note=note,
             updates={"decline_code": NOT_CHARGED, "finished_at": now},
         )
-        Pledge.objects.filter(pk=attempt.pledge_id).update(charge_enqueued_at=None)
-        Pledge.objects.filter(pk=attempt.pledge_id, status=Status.RETRYING).update(
-            next_attempt_at=now
-        )
+        pledges = Pledge.objects.filter(pk=attempt.pledge_id)
+        pledges.filter(status=Status.RETRYING).update(next_attempt_at=now)
+        status = pledges.values_list("status", flat=True).first()
+        if status in (Status.CHARGING, Status.RETRYING):
+            # Waiting for the next sweep would add a sweep period to an outage's recovery.
+            trigger = Trigger.DEADLINE if status == Status.CHARGING else Trigger.AUTOMATIC_RETRY
+            pledges.update(charge_enqueued_at=now)
+            pledge_id = attempt.pledge_id
+            transaction.on_commit(lambda: charge_pledge.delay(pledge_id, trigger), robust=True)
+        else:
+            pledges.update(charge_enqueued_at=None)
     return attempt
 
 

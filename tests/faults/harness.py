@@ -62,17 +62,6 @@ WORKER_SETTINGS = {
 SETTLE_WITHIN_SECONDS = 2 * SWEEP_SECONDS + 2
 RATE_BUCKET_KEY = "groundswell:ratelimit:stripe-charges"  # core.ratelimit's key for charges
 
-# A bug these tests found (pledges/settlement.py): every reconciliation of an attempt whose key
-# holds a stored 500 resends it, which resets sent_at, so "nothing found, and no request with
-# this key can still charge" (CHARGE_ASSUME_LOST_AFTER_SECONDS after the last send) is never
-# true within the key's window: the pledge stays `charging`, resent every sweep, for 23 hours.
-# The fix: a replayed error (Stripe's Idempotent-Replayed: true) keeps the previous sent_at,
-# and abandon_attempt sends the new attempt at once instead of at the next sweep.
-STORED_ERROR_BUG = (
-    "settlement bug: a 500 kept under the idempotency key holds its pledge in charging for the "
-    "key's 24 hours (each resend restarts the assume-lost clock)"
-)
-
 DECLINES = "pm_card_chargeCustomerFail"  # saved fine, declined when charged -> retrying
 NEEDS_AUTHENTICATION = "pm_card_authenticationRequired"  # 3-D Secure -> action_required
 

@@ -38,8 +38,6 @@ pytestmark = [
 
 Attempt = PaymentAttempt.Status
 
-# Found by these tests; the fix is described in tests/faults/harness.py (STORED_ERROR_BUG).
-stored_error_bug = pytest.mark.xfail(strict=True, reason=harness.STORED_ERROR_BUG)
 
 
 def _campaign_with_pledges(cluster, standin, count, **cards):
@@ -201,7 +199,6 @@ def test_responses_lost_after_the_charge_succeeded(cluster, standin):
 
 
 # --- 4. a 429 storm and 5xx bursts ---------------------------------------------------------------
-@stored_error_bug
 def test_a_429_storm_and_5xx_bursts(cluster, standin):
     campaign, cards, _started = _campaign_with_pledges(cluster, standin, 40)
     # A burst of 503s from in front of the API, under a rate limit far below our ceiling.
@@ -228,7 +225,6 @@ def test_a_429_storm_and_5xx_bursts(cluster, standin):
     )
 
 
-@stored_error_bug
 def test_a_server_error_kept_under_the_key_does_not_hold_the_pledge(cluster, standin):
     """Stripe keeps a 500 under the idempotency key, and a resend with that key only replays
     it: once the search lag has passed with nothing found, the attempt is given up (nothing

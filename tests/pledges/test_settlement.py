@@ -544,3 +544,34 @@ def test_no_email_is_sent_twice_when_sweeps_repeat(campaign, gateway):
     # The confirmation when the card was saved, then one email per event.
     assert OutboundEmail.objects.filter(template="pledge_declined").count() == 1
     assert len(mail.outbox) == 1 + OutboundEmail.objects.count()
+
+
+def test_a_500_kept_under_the_key_is_given_up_once_the_search_lag_has_passed(
+    campaign, gateway, bucket, held_tasks
+):
+    """Stripe keeps a 500 under the idempotency key and a resend only replays it: the replay is
+    not a new send, so once the search lag has passed with nothing found the attempt is given
+    up (nothing was charged) and the next one sent at once, with a new key."""
+    from pledges import reconciliation
+
+    pledge = charging(gateway, campaign, amount=5_000)
+    gateway.standin.faults_update({"error_next": 1})  # a 500 before any work, kept for the key
+    with pytest.raises(settlement.ChargeInterrupted):
+        settlement.charge_pledge(pledge.pk, bucket=bucket)
+    attempt = pledge.attempts.get()
+    then = timezone.now() - timedelta(minutes=10)  # longer ago than the search lag
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(
+        created_at=then, sent_at=then, updated_at=then
+    )
+
+    reconciliation.reconcile_attempt(attempt, bucket=bucket)  # resends: the 500 is replayed
+
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.decline_code) == ("failed", settlement.NOT_CHARGED)
+    assert held_tasks["charge_pledge"][-1] == (pledge.pk, PaymentAttempt.Trigger.DEADLINE)
+    assert len(held_tasks["charge_pledge"]) == 2  # the deadline's, and the new attempt's now
+    settlement.charge_pledge(pledge.pk, bucket=bucket)
+    pledge.refresh_from_db()
+    assert pledge.status == Status.COLLECTED
+    assert [a.status for a in pledge.attempts.order_by("number")] == ["failed", "succeeded"]
+    assert len(succeeded_at_provider(gateway)) == 1

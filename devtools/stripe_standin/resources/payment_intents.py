@@ -400,7 +400,9 @@ def _charge(call, payment_intent, payment_method, *, authenticated):
         standin.private[payment_method["id"]]["detached"] = True
     standin.stats.count(
         "succeeded_payment_intents",
-        payment_intent["metadata"].get("pledge_id") or payment_intent["id"],
+        payment_intent["metadata"].get("pledge_id")
+        or payment_intent["metadata"].get("pledge")
+        or payment_intent["id"],
     )
     standin.emit("payment_intent.succeeded", payment_intent, request=call.request)
     charges.after_success(call, charge)
