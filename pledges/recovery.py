@@ -32,7 +32,7 @@ from django.utils.translation import gettext_lazy
 from core.errors import DomainError, NotPermitted
 from core.models import record
 from pledges import selectors, services, settlement, throttle
-from pledges.models import IssuedSetupIntent, PaymentAttempt, Pledge
+from pledges.models import PaymentAttempt, Pledge
 
 logger = logging.getLogger(__name__)
 Status = Pledge.Status
@@ -271,8 +271,7 @@ def card_fixed(pledge, *, setup_intent_id=None, by=None, ip="", gateway=None, no
     the page and a webhook), so the card is charged once. `by` is None from a webhook.
     Raises RecoveryRefused (nothing to fix), DomainError (card not saved), PaymentError.
     """
-    from payments.gateway import PaymentDeclined, get_gateway
-    from payments.services import ensure_customer
+    from payments.gateway import get_gateway
 
     _require_supporter(pledge, by)
     gateway = gateway or get_gateway()
@@ -296,22 +295,7 @@ def card_fixed(pledge, *, setup_intent_id=None, by=None, ip="", gateway=None, no
         raise DomainError(_("Your card has not been confirmed yet. Please try again."))
     if pledge.payment_method_id == intent.payment_method_id or pledge.status == Status.COLLECTED:
         return pledge  # done already
-    customer_id = ensure_customer(pledge.supporter, gateway=gateway).customer_id
-    try:
-        card = gateway.attach_payment_method(intent.payment_method_id, customer_id)
-    except PaymentDeclined as error:
-        throttle.record_failure(
-            member=pledge.supporter,
-            ip=ip,
-            campaign=pledge.campaign,
-            reason=error.message,
-            setup_intent_id=intent.id,
-            payment_method_id=intent.payment_method_id,
-        )
-        raise
-    IssuedSetupIntent.objects.filter(setup_intent_id=intent.id, finished_at=None).update(
-        finished_at=timezone.now()
-    )
+    card = services.attach_saved_card(pledge, intent, ip=ip, gateway=gateway)
     if _close_open_payments(pledge, gateway=gateway):
         return _fresh(pledge)  # the old card was charged after all: nothing more to do
     return _swap_card_and_charge(pledge, card.id, setup_intent_id=intent.id, by=by, now=now)

@@ -304,7 +304,7 @@ def confirm_card(pledge, *, setup_intent_id=None, by=None, ip="", gateway=None):
     A SetupIntent whose card the provider refused is recorded as a card-testing failure
     (once per SetupIntent, with the caller's IP) before the refusal is raised.
     """
-    from payments.gateway import PaymentDeclined, get_gateway
+    from payments.gateway import get_gateway
 
     gateway = gateway or get_gateway()
     setup_intent_id = setup_intent_id or pledge.setup_intent_id
@@ -318,6 +318,17 @@ def confirm_card(pledge, *, setup_intent_id=None, by=None, ip="", gateway=None):
         )
     if intent.status != "succeeded" or not intent.payment_method_id:
         raise DomainError("Your card has not been confirmed yet. Please try again.")
+    card = attach_saved_card(pledge, intent, ip=ip, gateway=gateway)
+    return activate_pledge(pledge, payment_method_id=card.id, by=by)
+
+
+def attach_saved_card(pledge, intent, *, ip="", gateway):
+    """Attach the card a succeeded SetupIntent saved to the supporter's customer; returns it.
+
+    A decline here is counted against the supporter like any refused card. The card form is
+    then finished: it can take no other card, and a block need not ask about it again.
+    """
+    from payments.gateway import PaymentDeclined
     from payments.services import ensure_customer
 
     customer_id = ensure_customer(pledge.supporter, gateway=gateway).customer_id
@@ -333,11 +344,10 @@ def confirm_card(pledge, *, setup_intent_id=None, by=None, ip="", gateway=None):
             payment_method_id=intent.payment_method_id,
         )
         raise
-    # It succeeded: it can take no other card, and a block need not ask about it again.
     IssuedSetupIntent.objects.filter(setup_intent_id=intent.id, finished_at=None).update(
         finished_at=timezone.now()
     )
-    return activate_pledge(pledge, payment_method_id=card.id, by=by)
+    return card
 
 
 def record_card_failure(pledge, intent, *, ip=""):
