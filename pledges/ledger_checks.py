@@ -12,29 +12,21 @@ from ledger.models import Transaction
 from ledger.verification import register
 from pledges.models import PaymentAttempt, Pledge
 
-# A pledge whose money was taken: collected, and what may become of it afterwards.
-TAKEN_STATUSES = (
-    Pledge.Status.COLLECTED,
-    Pledge.Status.REFUNDED,
-    Pledge.Status.PARTIALLY_REFUNDED,
-    Pledge.Status.DISPUTED,
-)
-
 
 @register(name="pledges: one contribution per collected pledge, none for any other")
 def contributions_match_collected_pledges():
     contributed = ledger_selectors.contributed_pledge_ids()
-    missing = Pledge.objects.filter(status__in=TAKEN_STATUSES).exclude(pk__in=contributed)
+    missing = Pledge.objects.filter(status__in=Pledge.TAKEN_STATUSES).exclude(pk__in=contributed)
     for pledge in missing.values_list("pk", "status")[:50]:
         yield f"pledge {pledge[0]} is {pledge[1]} but has no contribution transaction"
-    taken = Pledge.objects.filter(status__in=TAKEN_STATUSES).values_list("pk", flat=True)
+    taken = Pledge.objects.filter(status__in=Pledge.TAKEN_STATUSES).values_list("pk", flat=True)
     extra = Transaction.objects.filter(kind=Transaction.Kind.CONTRIBUTION).exclude(
         pledge_id__in=taken
     )
     for transaction_id, pledge_id in extra.values_list("pk", "pledge_id")[:50]:
         yield f"contribution {transaction_id} is for pledge {pledge_id}, which is not collected"
     for pledge in (
-        Pledge.objects.filter(status__in=TAKEN_STATUSES)
+        Pledge.objects.filter(status__in=Pledge.TAKEN_STATUSES)
         .exclude(attempts__status=PaymentAttempt.Status.SUCCEEDED)
         .values_list("pk", flat=True)[:50]
     ):
@@ -90,7 +82,7 @@ def provider_charges_match():
             yield f"pledge {public_id} has {count} succeeded PaymentIntents at the provider"
     collected = {
         str(public_id)
-        for public_id in Pledge.objects.filter(status__in=TAKEN_STATUSES).values_list(
+        for public_id in Pledge.objects.filter(status__in=Pledge.TAKEN_STATUSES).values_list(
             "public_id", flat=True
         )
     }

@@ -60,6 +60,13 @@ class Pledge(models.Model):
     OPEN_STATUSES = (Status.PENDING, Status.ACTIVE)
     # After the deadline: the money is still being taken (pledges.settlement).
     SETTLING_STATUSES = (Status.CHARGING, Status.ACTION_REQUIRED, Status.RETRYING)
+    # The money was taken: collected, and what may become of it afterwards.
+    TAKEN_STATUSES = (
+        Status.COLLECTED,
+        Status.REFUNDED,
+        Status.PARTIALLY_REFUNDED,
+        Status.DISPUTED,
+    )
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     campaign = models.ForeignKey(

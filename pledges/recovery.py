@@ -60,10 +60,10 @@ class RecoveryRefused(DomainError):
 # --- refusals ---------------------------------------------------------------------------------
 def refusal_message(pledge):
     """Why this pledge has nothing for its supporter to pay now."""
-    if pledge.status in (Status.COLLECTED, Status.REFUNDED, Status.PARTIALLY_REFUNDED):
-        return _("This pledge is already collected: there is nothing more to pay.")
     if pledge.status == Status.DISPUTED:
         return _("This pledge was collected and its payment is disputed: there is nothing to pay.")
+    if pledge.status in Pledge.TAKEN_STATUSES:
+        return _("This pledge is already collected: there is nothing more to pay.")
     if pledge.status == Status.DROPPED:
         return _("This pledge was dropped because it could not be collected in time.")
     if pledge.status == Status.RELEASED:
@@ -396,7 +396,7 @@ _RECOVERY_REASONS = {
 def reason_in_words(code):
     if code in _RECOVERY_REASONS:
         return str(_RECOVERY_REASONS[code])
-    return _(selectors.decline_reason(code)) if code else ""
+    return selectors.decline_reason(code)  # translated there; "" for no code
 
 
 _NOT_LOADED = object()
@@ -407,7 +407,7 @@ def payment_state(pledge, *, latest_attempt=_NOT_LOADED, now=None):
     when it is loaded already (with_payment_states), else it is read here."""
     now = now or timezone.now()
     status = pledge.status
-    if status in (Status.COLLECTED, Status.REFUNDED, Status.PARTIALLY_REFUNDED, Status.DISPUTED):
+    if status in Pledge.TAKEN_STATUSES:
         return PaymentState("collected", collected_at=pledge.collected_at)
     if status == Status.DROPPED:
         return PaymentState("dropped")
