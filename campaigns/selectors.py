@@ -344,7 +344,7 @@ def discover(*, q="", category="", location="", funding_model="", sort="", show=
                 F("pledged_minor") * 1.0 / F("goal_minor"), output_field=FloatField()
             )
         )
-    return queryset.order_by(*SORTS.get(sort, SORTS["newest"])[1])
+    return queryset.order_by(*SORTS[sort][1])
 
 
 def organized_by(member, viewer):

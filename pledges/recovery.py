@@ -385,7 +385,7 @@ class PaymentState:
         return self.key == "collecting"
 
 
-# Codes the recovery pages produce that pledges.selectors.DECLINE_REASONS does not know yet.
+# Reasons the supporter's own pages word for them ("your bank"), ahead of DECLINE_REASONS.
 _RECOVERY_REASONS = {
     "payment_intent_authentication_failure": gettext_lazy(
         "The payment was not confirmed with your bank."

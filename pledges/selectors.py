@@ -50,7 +50,6 @@ DECLINE_REASONS = {
     "card_declined": _("The bank declined the payment."),
     "no_saved_card": _("There is no saved card to charge."),
     "not_charged": _("The last try did not reach the bank; it is tried again."),
-    "payment_intent_authentication_failure": _("The payment was not confirmed with the bank."),
     "replaced_by_new_card": _("Replaced by a new card."),
 }
 

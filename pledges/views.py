@@ -164,9 +164,16 @@ def card(request, public_id):
 @require_POST
 def confirm(request, public_id):
     """Called by the card page once Stripe.js confirmed the SetupIntent."""
+    return _card_saved(
+        request, public_id, services.confirm_card, "Thank you! Your pledge is active."
+    )
+
+
+def _card_saved(request, public_id, service, success):
+    """The card page's JSON call after Stripe.js saved a card: `service` uses the card."""
     pledge = selectors.pledge_of(request.user, public_id)
     try:
-        services.confirm_card(
+        service(
             pledge,
             setup_intent_id=request.POST.get("setup_intent"),
             by=request.user,
@@ -174,7 +181,7 @@ def confirm(request, public_id):
         )
     except DomainError as error:
         return JsonResponse({"error": error.message}, status=400)
-    messages.success(request, "Thank you! Your pledge is active.")
+    messages.success(request, success)
     return JsonResponse({"redirect": reverse("pledges:detail", args=[pledge.public_id])})
 
 
@@ -364,18 +371,7 @@ def fix_card(request, public_id):
 @require_POST
 def fix_card_confirm(request, public_id):
     """Called by the card page once Stripe.js saved the new card: charge it (card_fixed)."""
-    pledge = selectors.pledge_of(request.user, public_id)
-    try:
-        recovery.card_fixed(
-            pledge,
-            setup_intent_id=request.POST.get("setup_intent"),
-            by=request.user,
-            ip=client_ip(request),
-        )
-    except DomainError as error:
-        return JsonResponse({"error": error.message}, status=400)
-    messages.success(request, _("Your new card is saved."))
-    return JsonResponse({"redirect": reverse("pledges:detail", args=[pledge.public_id])})
+    return _card_saved(request, public_id, recovery.card_fixed, _("Your new card is saved."))
 
 
 @login_required

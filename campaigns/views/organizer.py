@@ -526,8 +526,11 @@ def payments(request, pk):
     """Who still has to pay (and why, in words), what could not be collected, the figures."""
     campaign = _editable_campaign(request, pk)
     now = timezone.now()
-    pending = [_pending_row(p, now) for p in selectors.payment_recovery(campaign)]
-    dropped = [_dropped_row(p) for p in selectors.dropped_payments(campaign)]
+    figures = selectors.settled_figures(campaign)
+    pending, dropped = [], []
+    if figures:  # before the deadline the page has only the figures' placeholder
+        pending = [_pending_row(p, now) for p in selectors.payment_recovery(campaign)]
+        dropped = [_dropped_row(p) for p in selectors.dropped_payments(campaign)]
     return render(
         request,
         "campaigns/organizer/payments.html",
@@ -535,7 +538,7 @@ def payments(request, pk):
             "campaign": campaign,
             "steps": STEPS,
             "step": "payments",
-            "figures": selectors.settled_figures(campaign),
+            "figures": figures,
             "pending": pending,
             "dropped": dropped,
         },
@@ -550,8 +553,6 @@ def send_reminder(request, pk, pledge_id):
     pledge = get_object_or_404(campaign.pledges.select_related("supporter"), public_id=pledge_id)
     try:
         settlement.send_payment_reminder(pledge, by=request.user)
-    except NotPermitted:
-        raise
     except DomainError as error:
         messages.error(request, error.message)
     else:
