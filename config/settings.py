@@ -257,6 +257,8 @@ CHARGE_FIX_WINDOW_DAYS = env.float("CHARGE_FIX_WINDOW_DAYS", default=7)
 # Only for a charge whose provider reports no fee (shown as an estimate): 1.5 % + €0.25.
 PROCESSOR_FEE_ESTIMATE_PERCENT = env.str("PROCESSOR_FEE_ESTIMATE_PERCENT", default="1.5")
 PROCESSOR_FEE_ESTIMATE_FIXED_MINOR = env.int("PROCESSOR_FEE_ESTIMATE_FIXED_MINOR", default=25)
+# The fee schedule (ledger/fees.py): the platform keeps this percentage of each contribution.
+PLATFORM_FEE_PERCENT = env.str("PLATFORM_FEE_PERCENT", default="5")
 
 # The account's statement descriptor prefix (set in Stripe's dashboard); each campaign adds a
 # suffix from its title within Stripe's 22 characters for both

@@ -218,3 +218,34 @@ def input_text(amount_minor, currency):
     return (
         f"{value:.0f}" if value == value.to_integral_value() else f"{value:.{exponent(currency)}f}"
     )
+
+
+def allocate(total_minor, weights, *, remainder_to):
+    """Split `total_minor` by `weights` ({name: weight}): every line but `remainder_to` gets
+    its share rounded with the one rule (`round_minor`), and `remainder_to` gets exactly what
+    is left, so the shares always add back up to the whole.
+
+    `allocate(1001, {"organizer": 95, "platform": 5}, remainder_to="organizer")` ->
+    {"organizer": 951, "platform": 50}. Weights are finite, not negative and not all zero;
+    the remainder line should be the largest, so that rounding the others can never leave it
+    less than nothing (ValueError if it would).
+    """
+    if isinstance(total_minor, bool) or not isinstance(total_minor, int):
+        raise TypeError("allocate splits a whole number of minor units")
+    if remainder_to not in weights:
+        raise ValueError(f"the remainder line {remainder_to!r} is not one of the weights")
+    decimals = {name: Decimal(str(weight)) for name, weight in weights.items()}
+    if any(not weight.is_finite() or weight < 0 for weight in decimals.values()):
+        raise ValueError("weights are finite and not negative")
+    whole = sum(decimals.values())
+    if not whole:
+        raise ValueError("at least one weight is more than zero")
+    shares = {
+        name: round_minor(Decimal(total_minor) * weight / whole)
+        for name, weight in decimals.items()
+        if name != remainder_to
+    }
+    rest = total_minor - sum(shares.values())
+    if (rest < 0) != (total_minor < 0) and rest != 0:
+        raise ValueError("rounding the other lines would leave the remainder line negative")
+    return {name: rest if name == remainder_to else shares[name] for name in weights}

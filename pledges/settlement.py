@@ -22,7 +22,7 @@ crash (Redis flushed, a worker killed) finds what is left and does it once:
 Charging one pledge (`charge_pledge`): under the pledge's lock, write a PaymentAttempt with
 the amount read under that lock and an idempotency key of its own, commit; then, with no lock
 held, take a token from the shared rate ceiling and call the provider; then record the outcome
-(`record_outcome`). Succeeded → collected and the ledger's contribution and processor fee;
+(`record_outcome`). Succeeded → collected, with the contribution and its fees (ledger.fees);
 3-D Secure → action_required; declined → retrying (automatic retries every
 CHARGE_RETRY_INTERVAL_HOURS, none after a hard decline), dropped when the fix window closes.
 """
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -44,10 +43,10 @@ from core.emails import queue_email
 from core.errors import DomainError
 from core.install import install_id
 from core.models import record
-from core.money import round_minor
 from core.transitions import transition, transition_many
 from ledger import accounts as ledger_accounts
 from ledger import services as ledger
+from ledger.fees import contribution_fees, platform_fee_percent
 from ledger.models import Transaction as LedgerTransaction
 from pledges.models import PaymentAttempt, Pledge
 from pledges.services import release_pledges_for
@@ -512,29 +511,31 @@ def _post_contribution(pledge, attempt, charge, amount, now):
         provider_object_id=charge.id or "",
         **source,
     )
-    fee, estimated = charge.fee_minor, False
-    if fee is None:
-        fee, estimated = estimated_processor_fee(amount), True
-    if fee > 0:
+    fees = contribution_fees(amount, charge.fee_minor)
+    if fees.processor_minor > 0:
         ledger.transfer(
             LedgerTransaction.Kind.PROCESSOR_FEE,
             from_account=campaign_account,
             to_account=ledger_accounts.processor_fees(pledge.currency),
-            amount_minor=fee,
+            amount_minor=fees.processor_minor,
             key=f"processor_fee:pledge:{pledge.pk}",
             currency=pledge.currency,
-            memo="Card processing fee" + (" (estimate)" if estimated else ""),
-            is_estimate=estimated,
+            memo="Card processing fee" + (" (estimate)" if fees.processor_estimated else ""),
+            is_estimate=fees.processor_estimated,
             provider_object_id=charge.charge_id or charge.id or "",
             **source,
         )
-
-
-def estimated_processor_fee(amount_minor):
-    """The configured estimate, used only when the provider reports no fee for a charge."""
-    percent = Decimal(str(settings.PROCESSOR_FEE_ESTIMATE_PERCENT))
-    fixed = settings.PROCESSOR_FEE_ESTIMATE_FIXED_MINOR
-    return round_minor(Decimal(amount_minor) * percent / 100) + fixed
+    if fees.platform_minor > 0:
+        ledger.transfer(
+            LedgerTransaction.Kind.PLATFORM_FEE,
+            from_account=campaign_account,
+            to_account=ledger_accounts.platform_fees(pledge.currency),
+            amount_minor=fees.platform_minor,
+            key=f"platform_fee:pledge:{pledge.pk}",
+            currency=pledge.currency,
+            memo=f"Platform fee ({platform_fee_percent().normalize()} %)",
+            **source,
+        )
 
 
 def _record_requires_action(pledge, attempt, charge, ids, now):
