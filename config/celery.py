@@ -59,11 +59,16 @@ def configure(celery_app, django_settings):
         task_routes={
             "pledges.charge_pledge": {"queue": "charges"},
             "pledges.reconcile_attempt": {"queue": "charges"},
+            "payouts.transfer_payout": {"queue": "charges"},
         },
         beat_schedule={
             "settlement-sweep": {
                 "task": "pledges.settlement_sweep",
                 "schedule": timedelta(seconds=django_settings.SETTLEMENT_SWEEP_SECONDS),
+            },
+            "payout-sweep": {
+                "task": "payouts.payout_sweep",
+                "schedule": timedelta(seconds=django_settings.PAYOUT_SWEEP_SECONDS),
             },
             # Proves beat and a worker are alive; settlement and payout sweeps join here.
             "worker-heartbeat": {"task": "core.tasks.heartbeat", "schedule": crontab(minute="*/5")},

@@ -259,6 +259,13 @@ PROCESSOR_FEE_ESTIMATE_PERCENT = env.str("PROCESSOR_FEE_ESTIMATE_PERCENT", defau
 PROCESSOR_FEE_ESTIMATE_FIXED_MINOR = env.int("PROCESSOR_FEE_ESTIMATE_FIXED_MINOR", default=25)
 # The fee schedule (ledger/fees.py): the platform keeps this percentage of each contribution.
 PLATFORM_FEE_PERCENT = env.str("PLATFORM_FEE_PERCENT", default="5")
+# Payouts (payouts/): supporters can raise concerns about a request for this long before it
+# may be approved; the country of organizers' Connect accounts; how long a transfer attempt
+# may stay quiet before the sweep tries it again (with the same idempotency key).
+PAYOUT_REVIEW_WINDOW_HOURS = env.float("PAYOUT_REVIEW_WINDOW_HOURS", default=48)
+PAYOUT_ACCOUNT_COUNTRY = env.str("PAYOUT_ACCOUNT_COUNTRY", default="BE")
+PAYOUT_TRANSFER_RESEND_SECONDS = env.int("PAYOUT_TRANSFER_RESEND_SECONDS", default=120)
+PAYOUT_SWEEP_SECONDS = env.int("PAYOUT_SWEEP_SECONDS", default=60)
 
 # The account's statement descriptor prefix (set in Stripe's dashboard); each campaign adds a
 # suffix from its title within Stripe's 22 characters for both

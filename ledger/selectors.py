@@ -67,6 +67,30 @@ def collected_by_campaign(campaign_ids):
     return collected
 
 
+def campaign_balances(campaign_id):
+    """{account kind: balance} of a campaign's own accounts (campaign, organizer payable,
+    organizer bank), 0 for an account not opened yet; one query."""
+    rows = (
+        Entry.objects.filter(
+            account__kind__in=Account.PER_CAMPAIGN_KINDS,
+            account__reference=campaign_reference(campaign_id),
+        )
+        .values_list("account__kind")
+        .annotate(total=Sum("amount_minor"))
+        .order_by()
+    )
+    balances = dict.fromkeys(Account.PER_CAMPAIGN_KINDS, 0)
+    for kind, total in rows:
+        balances[kind] += total
+    return balances
+
+
+def has_estimated_fees(campaign_id):
+    """Whether any fee on the campaign's account is the configured estimate, not the
+    provider's figure (pages say so next to the fee)."""
+    return _campaign_entries(campaign_id).filter(transaction__is_estimate=True).exists()
+
+
 def campaign_totals(campaign_id):
     """{transaction kind: minor units} for every kind, as it moved the campaign's account.
 

@@ -1,4 +1,4 @@
-"""Payout accounts, fee schedule, payout requests and the public ledger."""
+"""Payout accounts, payout requests and their review, transfers to organizers."""
 
 from django.apps import AppConfig
 
@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class PayoutsConfig(AppConfig):
     name = "payouts"
     verbose_name = "Payouts"
+
+    def ready(self):
+        from payouts import webhook_handlers  # noqa: F401  (registers Stripe event handlers)

@@ -103,6 +103,11 @@ class Payout(models.Model):
         FAILED = "failed", _("Failed")
         REJECTED = "rejected", _("Rejected")
 
+    class HoldKind(models.TextChoices):
+        ACCOUNT_UNVERIFIED = "account_unverified", _("Payout account not verified")
+        ADMIN = "admin", _("Held by an admin")
+        DISPUTE = "dispute", _("Open dispute")
+
     TRANSITIONS = {
         Status.REQUESTED: {Status.APPROVED, Status.REJECTED, Status.ON_HOLD},
         Status.ON_HOLD: {Status.REQUESTED, Status.REJECTED},
@@ -175,8 +180,10 @@ class Payout(models.Model):
         verbose_name=_("approved by"),
     )
     approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
-    # The reason of the last rejection or hold, shown to the organizer.
+    # The reason of the last rejection or hold, shown to the organizer, and who held it: the
+    # platform releases its own holds (the account verified), an admin's only an admin.
     decision_reason = models.TextField(_("reason"), blank=True)
+    hold_kind = models.CharField(_("held because"), max_length=20, choices=HoldKind, blank=True)
     # Each approval is one transfer attempt with its own idempotency key.
     transfer_number = models.PositiveIntegerField(_("transfer attempt"), default=0)
     transfer_started_at = models.DateTimeField(_("transfer started at"), null=True, blank=True)

@@ -100,6 +100,19 @@ class Migration(migrations.Migration):
                 ),
                 ("decision_reason", models.TextField(blank=True, verbose_name="reason")),
                 (
+                    "hold_kind",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("account_unverified", "Payout account not verified"),
+                            ("admin", "Held by an admin"),
+                            ("dispute", "Open dispute"),
+                        ],
+                        max_length=20,
+                        verbose_name="held because",
+                    ),
+                ),
+                (
                     "transfer_number",
                     models.PositiveIntegerField(default=0, verbose_name="transfer attempt"),
                 ),
