@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "allauth",
     "allauth.account",
+    # Two-factor (TOTP, recovery codes) for staff who move money (members/two_factor.py).
+    "allauth.mfa",
     "pgtrigger",
     "core",
     "members",
