@@ -21,6 +21,8 @@ from core.jsonsafe import strict_loads
 
 # Stripe's default: a signed webhook older than this many seconds is refused (replay defence).
 WEBHOOK_TOLERANCE_SECONDS = 300
+# Until settings.STRIPE_CONNECT_WEBHOOK_SECRET exists: what bin/dev starts the stand-in with.
+DEFAULT_CONNECT_WEBHOOK_SECRET = "whsec_groundswell_connect_dev"  # noqa: S105
 
 
 # --- Errors ------------------------------------------------------------------------------------
@@ -74,6 +76,24 @@ class SearchUnavailable(PaymentProviderError):
             message or _("The payment provider cannot search its payments."),
             retryable=False,
             code="search_unavailable",
+            detail=detail,
+        )
+
+
+class ConnectUnavailable(PaymentProviderError):
+    """The provider has no Stripe Connect (localstripe answers 404 for /v1/accounts,
+    /v1/account_links and /v1/transfers): organizers cannot be paid out by transfer there.
+    Not retryable: asking again will not help."""
+
+    def __init__(self, message=None, *, detail=""):
+        super().__init__(
+            message
+            or _(
+                "The payment provider does not offer Stripe Connect, so it cannot create "
+                "payout accounts or send transfers."
+            ),
+            retryable=False,
+            code="connect_unavailable",
             detail=detail,
         )
 
@@ -179,14 +199,76 @@ class Refund:
 
 
 @dataclass(frozen=True)
+class ConnectedAccount:
+    """A Stripe Connect (Express) account an organizer is paid out to.
+
+    `requirements_due` is what Stripe needs from the owner now (its requirements'
+    currently_due and past_due, sorted); `disabled_reason` Stripe's requirements
+    disabled_reason ("" when nothing is disabled); `default_currency` upper case, as the
+    platform keeps currencies. `charges_enabled` says little for an account that only
+    receives transfers: `payouts_enabled` with nothing due is what makes it usable.
+    """
+
+    id: str
+    charges_enabled: bool = False
+    payouts_enabled: bool = False
+    details_submitted: bool = False
+    requirements_due: tuple[str, ...] = ()
+    disabled_reason: str = ""
+    email: str = ""
+    country: str = ""
+    default_currency: str = ""
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Money moved from the platform's balance to a connected account (`destination`).
+
+    `currency` upper case; `amount_reversed_minor` what reversals have moved back, `reversed`
+    true once all of it is; `transfer_group` "" when it has none.
+    """
+
+    id: str
+    amount_minor: int
+    currency: str
+    destination: str
+    amount_reversed_minor: int = 0
+    reversed: bool = False
+    transfer_group: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    created: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TransferReversal:
+    id: str
+    transfer_id: str
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class Balance:
+    """The platform's balance in one currency (upper case): `available_minor` can fund a
+    transfer now; `pending_minor` is charged money the provider has not released yet."""
+
+    available_minor: int
+    pending_minor: int
+    currency: str
+
+
+@dataclass(frozen=True)
 class WebhookEvent:
-    """A verified provider event. `data_object` is the event's `data.object` as a plain dict."""
+    """A verified provider event. `data_object` is the event's `data.object` as a plain dict.
+
+    `account` is the connected account a Connect event happened on ("" for the platform's own
+    events)."""
 
     id: str
     type: str
     created: datetime
     data_object: dict[str, Any]
     payload: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    account: str = ""
 
 
 # The latest `created` we accept (9999-12-31): beyond it no datetime can hold the time.
@@ -198,7 +280,8 @@ def parse_webhook_event(payload: bytes | str) -> WebhookEvent:
     """Read a webhook body whose signature has been checked; raises InvalidWebhook.
 
     The one set of rules for every gateway's `verify_webhook`: UTF-8 JSON, an object with a
-    non-empty string `id` and `type`, an integer `created` in range, an object `data.object`.
+    non-empty string `id` and `type`, an integer `created` in range, an object `data.object`,
+    and an `account` (Connect events) that is a string when present.
     NaN and Infinity (which json.loads accepts) and overflowing floats are refused, because
     neither Python's datetime nor PostgreSQL's jsonb can hold them.
     """
@@ -221,12 +304,18 @@ def parse_webhook_event(payload: bytes | str) -> WebhookEvent:
         raise not_an_event
     if type(created) is not int or not 0 <= created <= _MAX_EVENT_CREATED:
         raise InvalidWebhook("The event's creation time is not a valid timestamp.")
+    account = event.get("account")
+    if account is not None and not (
+        isinstance(account, str) and len(account) <= _MAX_EVENT_ID_LENGTH
+    ):
+        raise not_an_event
     return WebhookEvent(
         id=event_id,
         type=event_type,
         created=datetime.fromtimestamp(created, tz=UTC),
         data_object=data_object,
         payload=event,
+        account=account or "",
     )
 
 
@@ -343,8 +432,87 @@ class PaymentGateway(Protocol):
         """Refund a charge (`ch_…`) or PaymentIntent (`pi_…`); amount None refunds in full."""
         ...
 
-    def verify_webhook(self, payload: bytes, signature_header: str) -> WebhookEvent:
-        """Check the Stripe-Signature header and parse the event; raises InvalidWebhook."""
+    # --- Stripe Connect: organizers' payout accounts and transfers to them ----------------
+    # Each raises ConnectUnavailable where the provider has no Connect (localstripe).
+
+    def create_connected_account(
+        self, *, email: str, country: str, member_id: int | str
+    ) -> ConnectedAccount:
+        """An Express account that only receives transfers from the platform (the transfers
+        capability under Stripe's recipient service agreement), with metadata member_id and
+        install, and the idempotency key `<install id>-member-<member_id>-connect-account`:
+        within the provider's 24 hours, calling again for the member gives the same account
+        (asking with another email or country under that key is an idempotency_error)."""
+        ...
+
+    def retrieve_connected_account(self, account_id: str) -> ConnectedAccount: ...
+
+    def create_account_link(self, account_id: str, *, refresh_url: str, return_url: str) -> str:
+        """The URL of the provider's hosted onboarding (an account_onboarding link) for the
+        account's owner. It works once and expires within minutes: make one per visit and
+        redirect to it at once. The provider sends the owner to `return_url` when they leave
+        (finished or not: read the account to know), to `refresh_url` when the link expired."""
+        ...
+
+    def create_transfer(
+        self,
+        *,
+        amount_minor: int,
+        currency: str,
+        destination: str,
+        idempotency_key: str,
+        transfer_group: str = "",
+        metadata: dict[str, str] | None = None,
+        source_transaction: str = "",
+    ) -> Transfer:
+        """Move money from the platform's balance to a connected account, once per key.
+
+        Without `source_transaction` only from the available balance: too little there is a
+        PaymentProviderError with code "balance_insufficient" (not retryable as such; it may
+        succeed once pending funds are available). With it (a charge id), from that charge's
+        funds even while pending. A destination that cannot receive transfers yet is code
+        "insufficient_capabilities_for_transfer". Empty `transfer_group` and
+        `source_transaction` are left out."""
+        ...
+
+    def retrieve_transfer(self, transfer_id: str) -> Transfer: ...
+
+    def find_transfers(self, *, transfer_group: str) -> list[Transfer]:
+        """The transfers of this group, newest first; [] when there are none. For
+        reconciliation after a lost response (transfers are listed by group at once: no
+        search lag)."""
+        ...
+
+    def list_transfers(self, *, created_gte: datetime | None = None) -> Iterator[Transfer]:
+        """Every transfer of the platform (created at or after `created_gte`, an aware
+        datetime, when given), newest first, page after page as the iterator is consumed; the
+        first page is asked for at the call. Other installations' transfers included: filter
+        by metadata."""
+        ...
+
+    def reverse_transfer(
+        self,
+        transfer_id: str,
+        *,
+        amount_minor: int,
+        idempotency_key: str,
+        metadata: dict[str, str] | None = None,
+    ) -> TransferReversal:
+        """Move (part of) a transfer back from the connected account to the platform's
+        balance, once per key; more than is left of it is refused."""
+        ...
+
+    def retrieve_balance(self, currency: str) -> Balance:
+        """The platform's own balance in this currency (0 and 0 for one it holds none of)."""
+        ...
+
+    def verify_webhook(
+        self, payload: bytes, signature_header: str, *, connect: bool = False
+    ) -> WebhookEvent:
+        """Check the Stripe-Signature header and parse the event; raises InvalidWebhook.
+
+        `connect=True` for a delivery to the Connect endpoint: checked against that
+        endpoint's own secret, so neither endpoint accepts the other's signatures."""
         ...
 
 
@@ -370,12 +538,28 @@ def idempotency_key(*parts: object, install_id: str | None = None) -> str:
 def get_gateway() -> PaymentGateway:
     """The gateway configured by the STRIPE_* settings (one client per configuration)."""
     return _gateway_for(
-        settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, settings.STRIPE_WEBHOOK_SECRET
+        settings.STRIPE_SECRET_KEY,
+        settings.STRIPE_API_BASE,
+        settings.STRIPE_WEBHOOK_SECRET,
+        connect_webhook_secret(),
     )
 
 
+def connect_webhook_secret() -> str:
+    """The signing secret of the Connect webhook endpoint (settings, else the development
+    default the stand-in is started with)."""
+    return getattr(settings, "STRIPE_CONNECT_WEBHOOK_SECRET", DEFAULT_CONNECT_WEBHOOK_SECRET)
+
+
 @lru_cache(maxsize=8)
-def _gateway_for(secret_key: str, api_base: str, webhook_secret: str) -> PaymentGateway:
+def _gateway_for(
+    secret_key: str, api_base: str, webhook_secret: str, connect_webhook_secret: str
+) -> PaymentGateway:
     from payments.stripe_gateway import StripeGateway
 
-    return StripeGateway(secret_key=secret_key, api_base=api_base, webhook_secret=webhook_secret)
+    return StripeGateway(
+        secret_key=secret_key,
+        api_base=api_base,
+        webhook_secret=webhook_secret,
+        connect_webhook_secret=connect_webhook_secret,
+    )

@@ -4,7 +4,8 @@ It works unchanged against real Stripe and localstripe: it sends no parameter lo
 rejects, or, where the platform needs one (a statement descriptor suffix, a `created` filter
 on lists), sends it and falls back without it the first time localstripe refuses it by name;
 it accepts both shapes of an off-session 3-D Secure charge, and maps every Stripe exception to
-a domain error from `payments.gateway` (localstripe's missing search: SearchUnavailable).
+a domain error from `payments.gateway` (localstripe's missing search: SearchUnavailable; its
+missing Connect: ConnectUnavailable).
 """
 
 from __future__ import annotations
@@ -15,11 +16,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import stripe
+from django.utils.translation import gettext_lazy as _
 
+from core.install import install_id as current_install_id
 from payments.gateway import (
     WEBHOOK_TOLERANCE_SECONDS,
+    Balance,
     Charge,
     ChargeStatus,
+    ConnectedAccount,
+    ConnectUnavailable,
     Customer,
     InvalidWebhook,
     PaymentDeclined,
@@ -28,6 +34,8 @@ from payments.gateway import (
     Refund,
     SearchUnavailable,
     SetupIntent,
+    Transfer,
+    TransferReversal,
     parse_webhook_event,
 )
 from payments.gateway import idempotency_key as provider_key
@@ -40,6 +48,19 @@ _RETRYABLE_ERRORS = (stripe.APIConnectionError, stripe.RateLimitError, stripe.AP
 _WITH_FEE = ["latest_charge.balance_transaction"]
 _EACH_WITH_FEE = ["data.latest_charge.balance_transaction"]
 _PAGE_SIZE = 100  # Stripe's largest page of a list or a search
+# What an admin reads when Stripe refuses a transfer for one of these reasons (Stripe's own
+# message stays in `detail`).
+_TRANSFER_REFUSALS = {
+    "balance_insufficient": _(
+        "The platform's Stripe balance has too little available money for this transfer. "
+        "Money from recent charges may still be pending at Stripe: try again once it is "
+        "available."
+    ),
+    "insufficient_capabilities_for_transfer": _(
+        "The organizer's Stripe account cannot receive transfers yet: Stripe has not "
+        "finished verifying it."
+    ),
+}
 
 
 class StripeGateway:
@@ -51,6 +72,7 @@ class StripeGateway:
         secret_key: str,
         api_base: str,
         webhook_secret: str,
+        connect_webhook_secret: str = "",
         webhook_tolerance: int = WEBHOOK_TOLERANCE_SECONDS,
         timeout: float = 30,
         max_network_retries: int = 2,
@@ -58,6 +80,7 @@ class StripeGateway:
         install_id: str | None = None,
     ):
         self.webhook_secret = webhook_secret
+        self.connect_webhook_secret = connect_webhook_secret
         self.webhook_tolerance = webhook_tolerance
         # None: core.install.install_id() (the database's) at each call that makes a key.
         self.install_id = install_id
@@ -283,6 +306,143 @@ class StripeGateway:
             payment_intent_id=_id_of(refund.get("payment_intent")),
         )
 
+    # --- Stripe Connect -------------------------------------------------------------------
+
+    def create_connected_account(self, *, email, country, member_id):
+        install = self.install_id if self.install_id is not None else current_install_id()
+        params: dict[str, Any] = {
+            "type": "express",
+            "country": country.upper(),
+            # Only transfers from the platform: the recipient service agreement, under which
+            # Stripe allows no card_payments (the full agreement would ask for it, and the
+            # owner for far more details).
+            "capabilities": {"transfers": {"requested": True}},
+            "tos_acceptance": {"service_agreement": "recipient"},
+            "metadata": {"member_id": str(member_id), "install": install},
+        }
+        if email:
+            params["email"] = email
+        key = provider_key("member", member_id, "connect-account", install_id=install)
+        with _translated_errors(connect=True):
+            account = self._v1.accounts.create(
+                params=params, options={"idempotency_key": key}
+            ).to_dict()
+        return _connected_account(account)
+
+    def retrieve_connected_account(self, account_id):
+        with _translated_errors(connect=True):
+            return _connected_account(self._v1.accounts.retrieve(account_id).to_dict())
+
+    def create_account_link(self, account_id, *, refresh_url, return_url):
+        params = {
+            "account": account_id,
+            "refresh_url": refresh_url,
+            "return_url": return_url,
+            "type": "account_onboarding",
+        }
+        with _translated_errors(connect=True):
+            return self._v1.account_links.create(params=params).url
+
+    def create_transfer(
+        self,
+        *,
+        amount_minor,
+        currency,
+        destination,
+        idempotency_key,
+        transfer_group="",
+        metadata=None,
+        source_transaction="",
+    ):
+        params: dict[str, Any] = {
+            "amount": int(amount_minor),
+            "currency": currency.lower(),
+            "destination": destination,
+            "metadata": _string_values(metadata),
+        }
+        if transfer_group:
+            params["transfer_group"] = transfer_group
+        if source_transaction:
+            params["source_transaction"] = source_transaction
+        with _translated_errors(connect=True, messages=_TRANSFER_REFUSALS):
+            transfer = self._v1.transfers.create(
+                params=params, options={"idempotency_key": idempotency_key}
+            ).to_dict()
+        return _transfer(transfer)
+
+    def retrieve_transfer(self, transfer_id):
+        with _translated_errors(connect=True):
+            return _transfer(self._v1.transfers.retrieve(transfer_id).to_dict())
+
+    def find_transfers(self, *, transfer_group):
+        if not transfer_group:
+            raise ValueError("find_transfers needs a transfer group")
+        params = {"transfer_group": transfer_group, "limit": _PAGE_SIZE}
+        with _translated_errors(connect=True):
+            found = self._v1.transfers.list(params=params)
+            return [_transfer(item.to_dict()) for item in found.auto_paging_iter()]
+
+    def list_transfers(self, *, created_gte=None):
+        since = None
+        params: dict[str, Any] = {"limit": _PAGE_SIZE}
+        if created_gte is not None:
+            if created_gte.tzinfo is None:
+                raise ValueError("created_gte must be an aware datetime")
+            since = int(created_gte.timestamp())
+            if "transfers.created" not in self._refused_parameters:
+                params["created"] = {"gte": since}
+        with _translated_errors(connect=True):
+            try:
+                first_page = self._v1.transfers.list(params=params)
+            except stripe.InvalidRequestError as exc:
+                if "created" not in params or not _refuses_parameter(exc, "created"):
+                    raise
+                logger.warning("the payment provider refuses created[gte] on transfers")
+                self._refused_parameters.add("transfers.created")
+                del params["created"]
+                first_page = self._v1.transfers.list(params=params)
+        return self._each_transfer(first_page, since)
+
+    def _each_transfer(self, first_page, since):
+        with _translated_errors(connect=True):
+            for item in first_page.auto_paging_iter():
+                transfer = item.to_dict()
+                if since is None or transfer["created"] >= since:
+                    yield _transfer(transfer)
+
+    def reverse_transfer(self, transfer_id, *, amount_minor, idempotency_key, metadata=None):
+        params = {"amount": int(amount_minor), "metadata": _string_values(metadata)}
+        with _translated_errors(connect=True):
+            reversal = self._v1.transfers.reversals.create(
+                transfer_id, params=params, options={"idempotency_key": idempotency_key}
+            ).to_dict()
+        return TransferReversal(
+            id=reversal["id"],
+            transfer_id=_id_of(reversal.get("transfer")) or transfer_id,
+            amount_minor=reversal["amount"],
+        )
+
+    def retrieve_balance(self, currency):
+        wanted = currency.lower()
+        with _translated_errors():
+            balance = self._v1.balance.retrieve().to_dict()
+
+        def total(part):
+            entries = balance.get(part) or []
+            if isinstance(entries, dict):  # localstripe: one entry, not a list of them
+                entries = [entries]
+            return sum(
+                entry.get("amount") or 0
+                for entry in entries
+                if (entry.get("currency") or "").lower() == wanted
+            )
+
+        return Balance(
+            available_minor=total("available"),
+            pending_minor=total("pending"),
+            currency=currency.upper(),
+        )
+
     def _charge_from_card_error(self, exc: stripe.CardError, params: dict) -> Charge:
         error = (exc.json_body or {}).get("error") or {}
         payment_intent = error.get("payment_intent") or {}
@@ -325,10 +485,15 @@ class StripeGateway:
 
     # --- Webhooks --------------------------------------------------------------------------
 
-    def ensure_webhook_endpoint(self, url: str, events: list[str]) -> tuple[str, str]:
+    def ensure_webhook_endpoint(
+        self, url: str, events: list[str], *, connect: bool = False
+    ) -> tuple[str, str, str]:
         """Register `url` for `events` through Stripe's webhook endpoint API, or bring the
         endpoint already registered for it up to date; returns (endpoint id, "created" |
-        "updated" | "unchanged"). Set-up tooling, not a gateway call the platform makes."""
+        "updated" | "unchanged", the signing secret: only Stripe's answer to a creation has
+        it, else ""). `connect=True` makes a new endpoint one for the events of connected
+        accounts (Stripe cannot change that flag later, nor shows it: an endpoint is found by
+        its URL). Set-up tooling, not a gateway call the platform makes."""
         wanted = sorted(set(events))
         with _translated_errors():
             endpoints = self._v1.webhook_endpoints.list(params={"limit": 100})
@@ -336,24 +501,35 @@ class StripeGateway:
                 if endpoint.url != url:
                     continue
                 if sorted(endpoint.enabled_events) == wanted and endpoint.status == "enabled":
-                    return endpoint.id, "unchanged"
+                    return endpoint.id, "unchanged", ""
                 self._v1.webhook_endpoints.update(
                     endpoint.id, params={"enabled_events": wanted, "disabled": False}
                 )
-                return endpoint.id, "updated"
-            created = self._v1.webhook_endpoints.create(
-                params={"url": url, "enabled_events": wanted, "description": "Groundswell"}
-            )
-        return created.id, "created"
+                return endpoint.id, "updated", ""
+            params: dict[str, Any] = {
+                "url": url,
+                "enabled_events": wanted,
+                "description": "Groundswell (Connect)" if connect else "Groundswell",
+            }
+            if connect:
+                params["connect"] = True
+            created = self._v1.webhook_endpoints.create(params=params)
+        return created.id, "created", created.get("secret") or ""
 
-    def verify_webhook(self, payload, signature_header):
-        if not self.webhook_secret:
-            raise InvalidWebhook("No webhook signing secret is configured.")
+    def verify_webhook(self, payload, signature_header, *, connect=False):
+        secret = self.connect_webhook_secret if connect else self.webhook_secret
+        if not secret:
+            raise InvalidWebhook(
+                f"No {'Connect ' if connect else ''}webhook signing secret is configured."
+            )
+        if connect and secret == self.webhook_secret:
+            # One secret for both would let each endpoint take the other's deliveries.
+            raise InvalidWebhook("The Connect webhook signing secret is the platform endpoint's.")
         try:
             text = payload if isinstance(payload, str) else bytes(payload).decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidWebhook("The body is not UTF-8.") from None
-        _verify_signature(text, signature_header or "", self.webhook_secret, self.webhook_tolerance)
+        _verify_signature(text, signature_header or "", secret, self.webhook_tolerance)
         return parse_webhook_event(text)
 
 
@@ -382,8 +558,14 @@ def _verify_signature(payload: str, header: str, secret: str, tolerance: int) ->
 
 
 @contextmanager
-def _translated_errors(*, card_errors=True):
-    """Turn stripe exceptions into domain errors (CardError too, unless the caller wants it)."""
+def _translated_errors(*, card_errors=True, connect=False, messages=None):
+    """Turn stripe exceptions into domain errors (CardError too, unless the caller wants it).
+
+    `connect`: a 404 without an error code is the provider not knowing the endpoint at all
+    (localstripe's bare 404; Stripe names a missing object resource_missing), so
+    ConnectUnavailable. `messages`: error code -> the message to give instead of the
+    generic one.
+    """
     try:
         yield
     except stripe.CardError as exc:
@@ -395,6 +577,8 @@ def _translated_errors(*, card_errors=True):
             detail=_describe(exc),
         ) from exc
     except stripe.StripeError as exc:
+        if connect and exc.http_status == 404 and not exc.code:
+            raise ConnectUnavailable(detail=_describe(exc)) from exc
         retryable = isinstance(exc, _RETRYABLE_ERRORS) or (exc.http_status or 0) >= 500
         logger.warning("Stripe request failed: %s", _describe(exc))
         code = exc.code or ""
@@ -404,8 +588,9 @@ def _translated_errors(*, card_errors=True):
             code = "idempotency_error"
         headers = {str(name).lower(): value for name, value in dict(exc.headers or {}).items()}
         replayed = str(headers.get("idempotent-replayed", "")).lower() == "true"
+        special = {"message": messages[code]} if messages and code in messages else {}
         raise PaymentProviderError(
-            retryable=retryable, code=code, detail=_describe(exc), replayed=replayed
+            **special, retryable=retryable, code=code, detail=_describe(exc), replayed=replayed
         ) from exc
 
 
@@ -515,6 +700,36 @@ def _charge(payment_intent) -> Charge:
             **common,
         )
     return Charge(status=ChargeStatus.PROCESSING, **common)
+
+
+def _connected_account(account) -> ConnectedAccount:
+    requirements = account.get("requirements") or {}
+    due = set(requirements.get("currently_due") or ()) | set(requirements.get("past_due") or ())
+    return ConnectedAccount(
+        id=account["id"],
+        charges_enabled=bool(account.get("charges_enabled")),
+        payouts_enabled=bool(account.get("payouts_enabled")),
+        details_submitted=bool(account.get("details_submitted")),
+        requirements_due=tuple(sorted(due)),
+        disabled_reason=requirements.get("disabled_reason") or "",
+        email=account.get("email") or "",
+        country=account.get("country") or "",
+        default_currency=(account.get("default_currency") or "").upper(),
+    )
+
+
+def _transfer(transfer) -> Transfer:
+    return Transfer(
+        id=transfer["id"],
+        amount_minor=transfer["amount"],
+        currency=(transfer.get("currency") or "").upper(),
+        destination=_id_of(transfer.get("destination")) or "",
+        amount_reversed_minor=transfer.get("amount_reversed") or 0,
+        reversed=bool(transfer.get("reversed")),
+        transfer_group=transfer.get("transfer_group") or "",
+        metadata=dict(transfer.get("metadata") or {}),
+        created=_time(transfer.get("created")),
+    )
 
 
 def _fee(payment_intent) -> int | None:

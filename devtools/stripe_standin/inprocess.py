@@ -5,8 +5,9 @@ socket, for fast unit tests.
 the HTTP server uses (`api.handle`), so the SDK's encoding, error mapping and `StripeGateway`'s
 translation all run as they do against Stripe. `FakeGateway` is `StripeGateway` over that
 client, plus what tests need: `fail_next` / `latency` / `calls` per gateway call, views of the
-store (`setup_intents`, `payment_methods`, …) and the member's part in the browser
-(`confirm_setup_intent`, `authenticate_payment`), which neither counts as a call nor fails.
+store (`setup_intents`, `payment_methods`, `connected_accounts`, `transfers`, …) and the
+member's part in the browser (`confirm_setup_intent`, `authenticate_payment`, an organizer's
+`complete_onboarding`), which neither counts as a call nor fails.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from payments.stripe_gateway import (
     _WITH_FEE,
     StripeGateway,
     _charge,
+    _connected_account,
     _payment_method,
     _setup_intent,
+    _transfer,
 )
 
 from . import api, forms
@@ -96,6 +99,15 @@ GATEWAY_CALLS = (
     "find_payments",
     "list_payments",
     "refund",
+    "create_connected_account",
+    "retrieve_connected_account",
+    "create_account_link",
+    "create_transfer",
+    "retrieve_transfer",
+    "find_transfers",
+    "list_transfers",
+    "reverse_transfer",
+    "retrieve_balance",
 )
 
 
@@ -104,6 +116,7 @@ class FakeGateway(StripeGateway):
         self,
         *,
         webhook_secret="whsec_fake",  # noqa: S107
+        connect_webhook_secret="whsec_fake_connect",  # noqa: S107
         latency=0.0,
         fail_next=0,
         standin: Standin | None = None,
@@ -116,6 +129,7 @@ class FakeGateway(StripeGateway):
             secret_key=SECRET_KEY,
             api_base="http://stripe-standin.invalid",
             webhook_secret=webhook_secret,
+            connect_webhook_secret=connect_webhook_secret,
             max_network_retries=max_network_retries,
             http_client=self.http_client,
             install_id=install_id,  # None: the database's, as in production
@@ -129,6 +143,8 @@ class FakeGateway(StripeGateway):
         self.payment_methods = _View(self.standin, "payment_method", self._card)
         self.payment_intents = _View(self.standin, "payment_intent", _charge)
         self.refunds = _View(self.standin, "refund", lambda refund: refund)
+        self.connected_accounts = _View(self.standin, "account", _connected_account)
+        self.transfers = _View(self.standin, "transfer", _transfer)
 
     def _call(self) -> None:
         """Every gateway call starts here: injected latency, then an injected outage."""
@@ -199,6 +215,19 @@ class FakeGateway(StripeGateway):
         )
         _raise_for(status, body)
         return _charge(body)
+
+    def complete_onboarding(self, account_id, *, outcome="verified"):
+        """The organizer submits the hosted onboarding page: "verified", or "restricted" (a
+        verification document still due). Emits account.updated, as Stripe does."""
+        reply = api.handle(
+            self.standin,
+            "POST",
+            f"/v1/accounts/{account_id}/_complete_onboarding",
+            body=forms.encode({"outcome": outcome}),
+            headers={"Authorization": f"Bearer {SECRET_KEY}"},
+        )
+        _raise_for(reply.status, reply.body)
+        return _connected_account(reply.body)
 
     def _card(self, payment_method: dict) -> _Card:
         private = self.standin.private[payment_method["id"]]
