@@ -51,6 +51,8 @@ MAX_NOTE_LENGTH = 2000
 MAX_REASON_LENGTH = 2000
 
 Status = Payout.Status
+# Approved, and whatever an approval leads to before the payout can come back to review.
+APPROVED_STATUSES = (Status.APPROVED, Status.PROCESSING, Status.PAID)
 Verification = PayoutAccount.Verification
 
 
@@ -461,6 +463,12 @@ def approve_payout(payout, *, by, note="", bank_reference="", now=None):
     try:
         with transaction.atomic():
             _lock_campaign(payout.campaign)
+            current = Payout.objects.select_for_update().get(pk=payout.pk)
+            if current.status in APPROVED_STATUSES:
+                # Approved already (a double click, a second admin, or its transfer ran):
+                # nothing to do twice.
+                current.moved = False
+                return current
             approved = transition(
                 payout,
                 Status.APPROVED,
