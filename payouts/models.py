@@ -286,3 +286,165 @@ class PayoutReceipt(models.Model):
 
     def __str__(self):
         return self.original_name
+
+
+class PayoutConcern(models.Model):
+    """A supporter's concern about a payout request, raised in its review window: public on
+    the campaign's Money page, shown to the approving admin, answered by the organizer in
+    public. One per supporter and request; admins hide abuse with a reason (audited)."""
+
+    MAX_LENGTH = 500
+
+    payout = models.ForeignKey(
+        Payout, on_delete=models.CASCADE, related_name="concerns", verbose_name=_("payout")
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="payout_concerns",
+        verbose_name=_("raised by"),
+    )
+    text = models.TextField(_("concern"), max_length=MAX_LENGTH)
+    created_at = models.DateTimeField(_("raised at"), auto_now_add=True)
+    answer = models.TextField(_("organizer's answer"), max_length=2000, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("answered by"),
+    )
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    hidden_at = models.DateTimeField(_("hidden at"), null=True, blank=True)
+    hidden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("hidden by"),
+    )
+    hidden_reason = models.TextField(_("why it was hidden"), blank=True)
+
+    class Meta:
+        verbose_name = _("supporter's concern")
+        verbose_name_plural = _("supporters' concerns")
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["payout", "author"], name="payout_concern_one_per_supporter"
+            ),
+        ]
+
+    def __str__(self):
+        return self.text[:60]
+
+    @property
+    def is_hidden(self):
+        return self.hidden_at is not None
+
+
+class Refund(models.Model):
+    """Money given back to a supporter for a collected pledge, in full or in part: made at the
+    provider with its own idempotency key, then written to the ledger (payouts.refunds)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Being refunded")
+        SUCCEEDED = "succeeded", _("Refunded")
+        FAILED = "failed", _("Failed")
+
+    TRANSITIONS = {
+        Status.PENDING: {Status.SUCCEEDED, Status.FAILED},
+    }
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    pledge = models.ForeignKey(
+        "pledges.Pledge", on_delete=models.PROTECT, related_name="refunds", verbose_name=_("pledge")
+    )
+    amount_minor = models.PositiveBigIntegerField(_("amount (minor units)"))
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status, default=Status.PENDING, db_index=True
+    )
+    reason = models.TextField(_("reason"), max_length=2000)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("refunded by"),
+        help_text=_("Empty for a refund made at the provider (its dashboard)."),
+    )
+    provider_refund_id = models.CharField(_("provider refund"), max_length=255, blank=True)
+    failure_message = models.TextField(_("failure"), blank=True)
+    # What was taken back from the organizer's Connect transfers for this refund.
+    reversed_minor = models.PositiveBigIntegerField(_("transfer reversed (minor units)"), default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="refund_amount_positive"),
+            models.UniqueConstraint(
+                fields=["provider_refund_id"],
+                condition=~Q(provider_refund_id=""),
+                name="refund_unique_provider_refund",
+            ),
+            # One refund in flight per pledge: the refundable amount is read under its lock.
+            models.UniqueConstraint(
+                fields=["pledge"],
+                condition=Q(status="pending"),
+                name="refund_one_pending_per_pledge",
+            ),
+        ]
+
+    def __str__(self):
+        from core.money import format_money
+
+        return f"{format_money(self.amount_minor, self.currency)} refund of pledge {self.pledge_id}"
+
+
+class Dispute(models.Model):
+    """A supporter's bank disputed a charge (a chargeback): the amount and the provider's fee
+    are held back from the campaign while it is open; payouts of the campaign wait."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        WON = "won", _("Won")
+        LOST = "lost", _("Lost")
+
+    TRANSITIONS = {
+        Status.OPEN: {Status.WON, Status.LOST},
+    }
+
+    pledge = models.ForeignKey(
+        "pledges.Pledge",
+        on_delete=models.PROTECT,
+        related_name="disputes",
+        verbose_name=_("pledge"),
+    )
+    provider_dispute_id = models.CharField(_("provider dispute"), max_length=255, unique=True)
+    amount_minor = models.PositiveBigIntegerField(_("amount (minor units)"))
+    fee_minor = models.PositiveBigIntegerField(_("dispute fee (minor units)"), default=0)
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status, default=Status.OPEN, db_index=True
+    )
+    reason = models.CharField(_("reason"), max_length=64, blank=True)
+    opened_at = models.DateTimeField(_("opened at"))
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("dispute")
+        verbose_name_plural = _("disputes")
+        ordering = ["-opened_at", "-id"]
+
+    def __str__(self):
+        return self.provider_dispute_id
