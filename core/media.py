@@ -26,6 +26,9 @@ MEDIA_CSP = "default-src 'none'; img-src 'self'; sandbox"
 # so a picture an admin takes down does not linger in caches.
 MEDIA_CACHE_CONTROL = "public, max-age=86400"
 _UNSAFE_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]")
+# Folders of MEDIA_ROOT served only by their own views, which check who asks: payout receipts
+# (payouts.receipt_views).
+PRIVATE_FOLDERS = frozenset({"receipts"})
 
 
 def media_file(path: str) -> Path:
@@ -41,6 +44,8 @@ def media_file(path: str) -> Path:
     except (OSError, ValueError):
         raise Http404("No such file.") from None
     if not candidate.is_relative_to(root) or candidate == root or not candidate.is_file():
+        raise Http404("No such file.")
+    if candidate.relative_to(root).parts[0] in PRIVATE_FOLDERS:
         raise Http404("No such file.")
     if candidate.suffix.lower() not in CONTENT_TYPES:
         raise Http404("No such file.")

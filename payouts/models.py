@@ -262,7 +262,9 @@ class PayoutAllocation(models.Model):
 
 def receipt_path(receipt, filename):
     """Our own random name (payouts.receipts.stored_name): never the uploader's."""
-    return f"receipts/{receipt.payout.public_id}/{filename}"
+    from payouts.receipts import stored_name
+
+    return f"receipts/{receipt.payout.public_id}/{stored_name(filename)}"
 
 
 class PayoutReceipt(models.Model):

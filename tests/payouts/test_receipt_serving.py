@@ -250,12 +250,6 @@ def test_receipts_are_stored_under_the_payout_with_our_own_names(campaign):
     assert receipt.original_name == "evil.html.pdf"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core.media serves any image under MEDIA_ROOT, receipts included, to anyone: "
-    "until it refuses receipts/ (diff in the report), an image receipt's /media/ URL bypasses "
-    "the receipt view's checks. Remove this mark when it does.",
-)
 def test_image_receipts_are_not_served_by_the_public_media_view(client, campaign):
     receipt = make_receipt(make_payout(campaign, Status.REJECTED), content=image_bytes((30, 40)))
     assert client.get(f"/media/{receipt.file.name}").status_code == 404
