@@ -82,8 +82,7 @@ def record_webhook_event(event: WebhookEvent) -> tuple[StoredWebhookEvent, bool]
             event_id=event.id,
             defaults={
                 "type": event.type,
-                "payload": event.payload
-                or {"id": event.id, "type": event.type, "data": {"object": event.data_object}},
+                "payload": event.payload or _envelope(event),
                 "created_at_provider": event.created,
             },
         )
@@ -151,12 +150,23 @@ def _mark(stored: StoredWebhookEvent, status, *, error="") -> None:
     stored.save(update_fields=["status", "processed_at", "processing_error", "attempts"])
 
 
+def _envelope(event: WebhookEvent) -> dict:
+    """The stored payload of an event built without one (tests)."""
+    payload = {"id": event.id, "type": event.type, "data": {"object": event.data_object}}
+    if event.account:
+        payload["account"] = event.account
+    return payload
+
+
 def _as_gateway_event(stored: StoredWebhookEvent) -> WebhookEvent:
     payload = stored.payload or {}
+    account = payload.get("account")
     return WebhookEvent(
         id=stored.event_id,
         type=stored.type,
         created=stored.created_at_provider,
         data_object=(payload.get("data") or {}).get("object") or {},
         payload=payload,
+        # A Connect event's connected account: both endpoints share one store, told apart by it.
+        account=account if isinstance(account, str) else "",
     )

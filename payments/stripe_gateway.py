@@ -513,8 +513,8 @@ class StripeGateway:
             }
             if connect:
                 params["connect"] = True
-            created = self._v1.webhook_endpoints.create(params=params)
-        return created.id, "created", created.get("secret") or ""
+            created = self._v1.webhook_endpoints.create(params=params).to_dict()
+        return created["id"], "created", created.get("secret") or ""
 
     def verify_webhook(self, payload, signature_header, *, connect=False):
         secret = self.connect_webhook_secret if connect else self.webhook_secret
