@@ -268,6 +268,9 @@ PAYOUT_REVIEW_WINDOW_HOURS = env.float("PAYOUT_REVIEW_WINDOW_HOURS", default=48)
 PAYOUT_ACCOUNT_COUNTRY = env.str("PAYOUT_ACCOUNT_COUNTRY", default="BE")
 PAYOUT_TRANSFER_RESEND_SECONDS = env.int("PAYOUT_TRANSFER_RESEND_SECONDS", default=120)
 PAYOUT_SWEEP_SECONDS = env.int("PAYOUT_SWEEP_SECONDS", default=60)
+# Supporters' concerns on payout requests (payouts/concerns.py): at most this many per member
+# an hour, across all requests.
+PAYOUT_CONCERNS_PER_HOUR = env.int("PAYOUT_CONCERNS_PER_HOUR", default=5)
 
 # The account's statement descriptor prefix (set in Stripe's dashboard); each campaign adds a
 # suffix from its title within Stripe's 22 characters for both
