@@ -21,6 +21,7 @@ urlpatterns = [
     path("payments/", include("payments.urls")),
     path("", include("campaigns.urls")),
     path("", include("pledges.urls")),
+    path("", include("payouts.urls")),
 ]
 
 # Uploaded covers and avatars, with DEBUG on or off (core.media; SERVE_MEDIA=false turns it off

@@ -428,8 +428,12 @@ class PaymentGateway(Protocol):
         charge_or_payment_intent_id: str,
         amount_minor: int | None,
         idempotency_key: str,
+        *,
+        metadata: dict[str, str] | None = None,
     ) -> Refund:
-        """Refund a charge (`ch_…`) or PaymentIntent (`pi_…`); amount None refunds in full."""
+        """Refund a charge (`ch_…`) or PaymentIntent (`pi_…`); amount None refunds in full.
+        `metadata` names our refund, so a `refund.*` event is matched to it even when this
+        call's answer was lost."""
         ...
 
     # --- Stripe Connect: organizers' payout accounts and transfers to them ----------------

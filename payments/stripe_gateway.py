@@ -289,11 +289,13 @@ class StripeGateway:
                 if since is None or payment_intent["created"] >= since:
                     yield _charge(payment_intent)
 
-    def refund(self, charge_or_payment_intent_id, amount_minor, idempotency_key):
+    def refund(self, charge_or_payment_intent_id, amount_minor, idempotency_key, *, metadata=None):
         target = "payment_intent" if charge_or_payment_intent_id.startswith("pi_") else "charge"
         params: dict[str, Any] = {target: charge_or_payment_intent_id}
         if amount_minor is not None:
             params["amount"] = int(amount_minor)
+        if metadata:
+            params["metadata"] = _string_values(metadata)
         with _translated_errors():
             refund = self._v1.refunds.create(
                 params=params, options={"idempotency_key": idempotency_key}

@@ -8,4 +8,4 @@ class PayoutsConfig(AppConfig):
     verbose_name = "Payouts"
 
     def ready(self):
-        from payouts import webhook_handlers  # noqa: F401  (registers Stripe event handlers)
+        from payouts import disputes, webhook_handlers  # noqa: F401  (register event handlers)

@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.models import BudgetItem, Campaign, Collaborator
 from core.emails import queue_email
-from core.errors import NotPermitted
+from core.errors import NotPermitted, TransitionError
 from core.models import record
 from core.money import format_money
 from core.transitions import transition
@@ -313,9 +313,13 @@ def request_payout(
             to_status=Status.REQUESTED,
             note=format_money(amount_minor, locked.currency),
         )
+        from payouts.disputes import has_open_dispute, hold_payouts
+
         if not account.is_verified:
             _hold_unverified(payout)
-            payout.refresh_from_db()
+        elif has_open_dispute(locked.pk):
+            hold_payouts(locked.pk)
+        payout.refresh_from_db()
     return payout
 
 
@@ -453,6 +457,12 @@ def approve_payout(payout, *, by, note="", bank_reference="", now=None):
             raise ApprovalRefused(
                 _("The organizer's payout account is not verified: hold the payout until it is.")
             )
+        from payouts.disputes import has_open_dispute
+
+        if has_open_dispute(locked.campaign_id):
+            raise ApprovalRefused(
+                _("A payment of this campaign is disputed: payouts wait until it is closed.")
+            )
         available = payout_breakdown(locked.campaign, exclude_payout=locked).available
         if locked.amount_minor > available:
             raise ApprovalRefused(
@@ -494,7 +504,7 @@ def approve_payout(payout, *, by, note="", bank_reference="", now=None):
                 from payouts.transfers import dispatch_transfer
 
                 dispatch_transfer(approved, now=now)
-    except ApprovalRefused as refusal:
+    except (ApprovalRefused, TransitionError) as refusal:  # on hold, rejected…: refused too
         record(payout, action="payout:approval_refused", by=by, note=refusal.message)
         raise
     return approved

@@ -46,3 +46,19 @@ def sync_connected_account(account_id):
 
     account = services.sync_connected_account(get_gateway().retrieve_connected_account(account_id))
     return account.verification if account is not None else "not ours"
+
+
+@shared_task(
+    name="payouts.reverse_transfers_for_refund",
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=8,
+)
+def reverse_transfers_for_refund(refund_id):
+    """Take back from paid-out transfers what a refund left the campaign short of."""
+    from payouts import refunds
+    from payouts.models import Refund
+
+    refund = Refund.objects.filter(pk=refund_id).first()
+    return refunds.reverse_transfers_for(refund) if refund is not None else 0

@@ -15,7 +15,8 @@ attempt and sends the payout back to review with the provider's message; network
 the provider's 5xx leave it processing for the next try.
 
 `sweep` (beat task `payouts.payout_sweep`) re-sends approved payouts whose task message was
-lost and retries processing ones whose attempt went quiet.
+lost, retries processing ones whose attempt went quiet, and asks again about refunds left
+pending by a lost answer (payouts.refunds).
 """
 
 from __future__ import annotations
@@ -158,4 +159,7 @@ def sweep(*, now=None):
         Payout.objects.filter(pk=payout_id).update(transfer_enqueued_at=now)
         transfer_payout.delay(payout_id)
         sent += 1
+    from payouts.refunds import retry_pending_refunds
+
+    retry_pending_refunds(older_than=timedelta(seconds=settings.PAYOUT_TRANSFER_RESEND_SECONDS))
     return sent

@@ -5,6 +5,8 @@
   order, so the event's own copy could be older than one already applied).
 - `transfer.created` / `transfer.updated`: a payout's transfer exists, so the payout is paid,
   even if the worker that made it died before recording it.
+- `refund.*`: a refund finished, or was made at the provider (payouts.refunds); disputes are
+  payouts.disputes' handlers.
 
 Handlers run in the event's transaction and only touch the database; provider calls are
 tasks sent after commit.
@@ -54,3 +56,10 @@ def transfer_made(event):
     from payouts import services
 
     services.record_paid(payout, transfer_id=str(made.get("id", "")))
+
+
+@register("refund.created", "refund.updated", "refund.failed")
+def refund_changed(event):
+    from payouts import refunds
+
+    refunds.refund_from_provider(event.data_object)

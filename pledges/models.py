@@ -3,7 +3,8 @@
 Lifecycle (DESIGN.md): pending (SetupIntent created) → active (card saved, counts toward the
 total) → cancelled (by the supporter before the deadline) or, at the deadline, released
 (campaign failed/cancelled) or charging → collected; charging → action_required | retrying
-→ collected | dropped; collected → refunded | partially_refunded | disputed.
+→ collected | dropped; collected → refunded | partially_refunded | disputed; disputed →
+collected | partially_refunded (won) | charged_back (lost).
 """
 
 import uuid
@@ -29,6 +30,7 @@ class Pledge(models.Model):
         REFUNDED = "refunded", "Refunded"
         PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
         DISPUTED = "disputed", "Disputed"
+        CHARGED_BACK = "charged_back", "Charged back"
 
     TRANSITIONS = {
         Status.PENDING: {Status.ACTIVE, Status.CANCELLED, Status.RELEASED},
@@ -46,7 +48,11 @@ class Pledge(models.Model):
         # or 3-D Secure completed late) is recorded, never hidden.
         Status.DROPPED: {Status.COLLECTED},
         Status.COLLECTED: {Status.REFUNDED, Status.PARTIALLY_REFUNDED, Status.DISPUTED},
+        # A second partial refund keeps partially_refunded: payouts.refunds audits it itself,
+        # since the transition helper passes over a move to the state a row is already in.
         Status.PARTIALLY_REFUNDED: {Status.REFUNDED, Status.DISPUTED},
+        # A dispute won gives the pledge back what it was; one lost is a chargeback.
+        Status.DISPUTED: {Status.COLLECTED, Status.PARTIALLY_REFUNDED, Status.CHARGED_BACK},
     }
     # Pledges that count toward a campaign's total, supporters and reward stock.
     COUNTED_STATUSES = (
@@ -66,7 +72,10 @@ class Pledge(models.Model):
         Status.REFUNDED,
         Status.PARTIALLY_REFUNDED,
         Status.DISPUTED,
+        Status.CHARGED_BACK,
     )
+    # The money was taken and a part of it may still be given back.
+    REFUNDABLE_STATUSES = (Status.COLLECTED, Status.PARTIALLY_REFUNDED)
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     campaign = models.ForeignKey(

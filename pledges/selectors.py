@@ -78,7 +78,9 @@ def settlement_figures(campaign):
     groups = {
         "recovering": Q(status__in=Pledge.SETTLING_STATUSES),
         "dropped": Q(status=Status.DROPPED),
-        "collected_pledges": Q(status=Status.COLLECTED),
+        # Every pledge whose money was taken, as the ledger's gross figure counts it (refunds
+        # and disputes are shown apart, on the Money page).
+        "collected_pledges": Q(status__in=Pledge.TAKEN_STATUSES),
     }
     totals = Pledge.objects.filter(campaign=campaign).aggregate(
         **{f"{name}_minor": Sum("amount_minor", filter=q) for name, q in groups.items()},

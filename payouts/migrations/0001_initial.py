@@ -8,214 +8,652 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('campaigns', '0006_campaign_deadline_figures'),
-        ('pledges', '0005_payment_attempts_and_settlement'),
+        ("campaigns", "0006_campaign_deadline_figures"),
+        ("pledges", "0005_payment_attempts_and_settlement"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Dispute',
+            name="Dispute",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider_dispute_id', models.CharField(max_length=255, unique=True, verbose_name='provider dispute')),
-                ('amount_minor', models.PositiveBigIntegerField(verbose_name='amount (minor units)')),
-                ('fee_minor', models.PositiveBigIntegerField(default=0, verbose_name='dispute fee (minor units)')),
-                ('currency', models.CharField(choices=[('EUR', 'Euro (€)'), ('USD', 'US dollar ($)'), ('GBP', 'Pound sterling (£)')], max_length=3, verbose_name='currency')),
-                ('status', models.CharField(choices=[('open', 'Open'), ('won', 'Won'), ('lost', 'Lost')], db_index=True, default='open', max_length=16, verbose_name='status')),
-                ('reason', models.CharField(blank=True, max_length=64, verbose_name='reason')),
-                ('opened_at', models.DateTimeField(verbose_name='opened at')),
-                ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='closed at')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
-                ('pledge', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='disputes', to='pledges.pledge', verbose_name='pledge')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "provider_dispute_id",
+                    models.CharField(max_length=255, unique=True, verbose_name="provider dispute"),
+                ),
+                (
+                    "amount_minor",
+                    models.PositiveBigIntegerField(verbose_name="amount (minor units)"),
+                ),
+                (
+                    "fee_minor",
+                    models.PositiveBigIntegerField(
+                        default=0, verbose_name="dispute fee (minor units)"
+                    ),
+                ),
+                (
+                    "currency",
+                    models.CharField(
+                        choices=[
+                            ("EUR", "Euro (€)"),
+                            ("USD", "US dollar ($)"),
+                            ("GBP", "Pound sterling (£)"),
+                        ],
+                        max_length=3,
+                        verbose_name="currency",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("won", "Won"), ("lost", "Lost")],
+                        db_index=True,
+                        default="open",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, max_length=64, verbose_name="reason")),
+                ("opened_at", models.DateTimeField(verbose_name="opened at")),
+                (
+                    "closed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="closed at"),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
+                (
+                    "pledge",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="disputes",
+                        to="pledges.pledge",
+                        verbose_name="pledge",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'dispute',
-                'verbose_name_plural': 'disputes',
-                'ordering': ['-opened_at', '-id'],
+                "verbose_name": "dispute",
+                "verbose_name_plural": "disputes",
+                "ordering": ["-opened_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Payout',
+            name="Payout",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('amount_minor', models.PositiveBigIntegerField(verbose_name='amount (minor units)')),
-                ('currency', models.CharField(choices=[('EUR', 'Euro (€)'), ('USD', 'US dollar ($)'), ('GBP', 'Pound sterling (£)')], max_length=3, verbose_name='currency')),
-                ('status', models.CharField(choices=[('requested', 'Requested'), ('on_hold', 'On hold'), ('approved', 'Approved'), ('processing', 'Being transferred'), ('paid', 'Paid'), ('failed', 'Failed'), ('rejected', 'Rejected')], db_index=True, default='requested', max_length=16, verbose_name='status')),
-                ('method', models.CharField(choices=[('stripe_connect', 'Stripe Connect'), ('bank_transfer', 'Manual bank transfer')], max_length=20, verbose_name='method')),
-                ('destination', models.CharField(blank=True, max_length=255, verbose_name='destination')),
-                ('note', models.TextField(max_length=2000, verbose_name='what the money is for')),
-                ('requested_at', models.DateTimeField(auto_now_add=True, verbose_name='requested at')),
-                ('review_window_ends_at', models.DateTimeField(verbose_name='review window ends at')),
-                ('window_waived_at', models.DateTimeField(blank=True, null=True, verbose_name='review window waived at')),
-                ('window_waiver_reason', models.TextField(blank=True, verbose_name='why the window was waived')),
-                ('approved_at', models.DateTimeField(blank=True, null=True, verbose_name='approved at')),
-                ('decision_reason', models.TextField(blank=True, verbose_name='reason')),
-                ('hold_kind', models.CharField(blank=True, choices=[('account_unverified', 'Payout account not verified'), ('admin', 'Held by an admin'), ('dispute', 'Open dispute')], max_length=20, verbose_name='held because')),
-                ('transfer_number', models.PositiveIntegerField(default=0, verbose_name='transfer attempt')),
-                ('transfer_started_at', models.DateTimeField(blank=True, null=True, verbose_name='transfer started at')),
-                ('transfer_enqueued_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('transfer_id', models.CharField(blank=True, max_length=255, verbose_name='transfer')),
-                ('bank_reference', models.CharField(blank=True, max_length=140, verbose_name='bank reference')),
-                ('paid_at', models.DateTimeField(blank=True, null=True, verbose_name='paid at')),
-                ('failure_message', models.TextField(blank=True, verbose_name='last failure')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
-                ('approved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='approved_payouts', to=settings.AUTH_USER_MODEL, verbose_name='approved by')),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='payouts', to='campaigns.campaign', verbose_name='campaign')),
-                ('last_changed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='last changed by')),
-                ('requested_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='requested_payouts', to=settings.AUTH_USER_MODEL, verbose_name='requested by')),
-                ('window_waived_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='review window waived by')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                (
+                    "amount_minor",
+                    models.PositiveBigIntegerField(verbose_name="amount (minor units)"),
+                ),
+                (
+                    "currency",
+                    models.CharField(
+                        choices=[
+                            ("EUR", "Euro (€)"),
+                            ("USD", "US dollar ($)"),
+                            ("GBP", "Pound sterling (£)"),
+                        ],
+                        max_length=3,
+                        verbose_name="currency",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("requested", "Requested"),
+                            ("on_hold", "On hold"),
+                            ("approved", "Approved"),
+                            ("processing", "Being transferred"),
+                            ("paid", "Paid"),
+                            ("failed", "Failed"),
+                            ("rejected", "Rejected"),
+                        ],
+                        db_index=True,
+                        default="requested",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("stripe_connect", "Stripe Connect"),
+                            ("bank_transfer", "Manual bank transfer"),
+                        ],
+                        max_length=20,
+                        verbose_name="method",
+                    ),
+                ),
+                (
+                    "destination",
+                    models.CharField(blank=True, max_length=255, verbose_name="destination"),
+                ),
+                ("note", models.TextField(max_length=2000, verbose_name="what the money is for")),
+                (
+                    "requested_at",
+                    models.DateTimeField(auto_now_add=True, verbose_name="requested at"),
+                ),
+                (
+                    "review_window_ends_at",
+                    models.DateTimeField(verbose_name="review window ends at"),
+                ),
+                (
+                    "window_waived_at",
+                    models.DateTimeField(
+                        blank=True, null=True, verbose_name="review window waived at"
+                    ),
+                ),
+                (
+                    "window_waiver_reason",
+                    models.TextField(blank=True, verbose_name="why the window was waived"),
+                ),
+                (
+                    "approved_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="approved at"),
+                ),
+                ("decision_reason", models.TextField(blank=True, verbose_name="reason")),
+                (
+                    "hold_kind",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("account_unverified", "Payout account not verified"),
+                            ("admin", "Held by an admin"),
+                            ("dispute", "Open dispute"),
+                        ],
+                        max_length=20,
+                        verbose_name="held because",
+                    ),
+                ),
+                (
+                    "transfer_number",
+                    models.PositiveIntegerField(default=0, verbose_name="transfer attempt"),
+                ),
+                (
+                    "transfer_started_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="transfer started at"),
+                ),
+                (
+                    "transfer_enqueued_at",
+                    models.DateTimeField(blank=True, editable=False, null=True),
+                ),
+                (
+                    "transfer_id",
+                    models.CharField(blank=True, max_length=255, verbose_name="transfer"),
+                ),
+                (
+                    "bank_reference",
+                    models.CharField(blank=True, max_length=140, verbose_name="bank reference"),
+                ),
+                ("paid_at", models.DateTimeField(blank=True, null=True, verbose_name="paid at")),
+                ("failure_message", models.TextField(blank=True, verbose_name="last failure")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
+                (
+                    "approved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="approved_payouts",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="approved by",
+                    ),
+                ),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payouts",
+                        to="campaigns.campaign",
+                        verbose_name="campaign",
+                    ),
+                ),
+                (
+                    "last_changed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="last changed by",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="requested_payouts",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="requested by",
+                    ),
+                ),
+                (
+                    "window_waived_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="review window waived by",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'payout',
-                'verbose_name_plural': 'payouts',
-                'ordering': ['-requested_at', '-id'],
-                'permissions': [('approve_payout', 'Can approve payouts (four-eyes rule, two-factor required)'), ('refund_pledge', "Can refund supporters' pledges (two-factor required)")],
+                "verbose_name": "payout",
+                "verbose_name_plural": "payouts",
+                "ordering": ["-requested_at", "-id"],
+                "permissions": [
+                    ("approve_payout", "Can approve payouts (four-eyes rule, two-factor required)"),
+                    ("refund_pledge", "Can refund supporters' pledges (two-factor required)"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PayoutAccount',
+            name="PayoutAccount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('method', models.CharField(choices=[('stripe_connect', 'Stripe Connect'), ('bank_transfer', 'Manual bank transfer')], default='stripe_connect', max_length=20, verbose_name='method')),
-                ('verification', models.CharField(choices=[('not_started', 'Not started'), ('pending', 'Onboarding not finished'), ('restricted', 'Restricted: more details needed'), ('verified', 'Verified')], default='not_started', max_length=20, verbose_name='verification')),
-                ('stripe_account_id', models.CharField(blank=True, max_length=255, verbose_name='Stripe account')),
-                ('charges_enabled', models.BooleanField(default=False, verbose_name='charges enabled')),
-                ('payouts_enabled', models.BooleanField(default=False, verbose_name='payouts enabled')),
-                ('details_submitted', models.BooleanField(default=False, verbose_name='details submitted')),
-                ('requirements_due', models.JSONField(blank=True, default=list, verbose_name='requirements due')),
-                ('disabled_reason', models.CharField(blank=True, max_length=255, verbose_name='disabled reason')),
-                ('iban', models.CharField(blank=True, max_length=34, verbose_name='IBAN')),
-                ('account_holder', models.CharField(blank=True, max_length=140, verbose_name='account holder')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
-                ('member', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='payout_account', to=settings.AUTH_USER_MODEL, verbose_name='member')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("stripe_connect", "Stripe Connect"),
+                            ("bank_transfer", "Manual bank transfer"),
+                        ],
+                        default="stripe_connect",
+                        max_length=20,
+                        verbose_name="method",
+                    ),
+                ),
+                (
+                    "verification",
+                    models.CharField(
+                        choices=[
+                            ("not_started", "Not started"),
+                            ("pending", "Onboarding not finished"),
+                            ("restricted", "Restricted: more details needed"),
+                            ("verified", "Verified"),
+                        ],
+                        default="not_started",
+                        max_length=20,
+                        verbose_name="verification",
+                    ),
+                ),
+                (
+                    "stripe_account_id",
+                    models.CharField(blank=True, max_length=255, verbose_name="Stripe account"),
+                ),
+                (
+                    "charges_enabled",
+                    models.BooleanField(default=False, verbose_name="charges enabled"),
+                ),
+                (
+                    "payouts_enabled",
+                    models.BooleanField(default=False, verbose_name="payouts enabled"),
+                ),
+                (
+                    "details_submitted",
+                    models.BooleanField(default=False, verbose_name="details submitted"),
+                ),
+                (
+                    "requirements_due",
+                    models.JSONField(blank=True, default=list, verbose_name="requirements due"),
+                ),
+                (
+                    "disabled_reason",
+                    models.CharField(blank=True, max_length=255, verbose_name="disabled reason"),
+                ),
+                ("iban", models.CharField(blank=True, max_length=34, verbose_name="IBAN")),
+                (
+                    "account_holder",
+                    models.CharField(blank=True, max_length=140, verbose_name="account holder"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
+                (
+                    "member",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payout_account",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="member",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'payout account',
-                'verbose_name_plural': 'payout accounts',
+                "verbose_name": "payout account",
+                "verbose_name_plural": "payout accounts",
             },
         ),
         migrations.CreateModel(
-            name='PayoutAllocation',
+            name="PayoutAllocation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('label', models.CharField(max_length=120, verbose_name='label')),
-                ('amount_minor', models.PositiveBigIntegerField(verbose_name='amount (minor units)')),
-                ('budget_item', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='payout_allocations', to='campaigns.budgetitem', verbose_name='budget item')),
-                ('payout', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='allocations', to='payouts.payout', verbose_name='payout')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("label", models.CharField(max_length=120, verbose_name="label")),
+                (
+                    "amount_minor",
+                    models.PositiveBigIntegerField(verbose_name="amount (minor units)"),
+                ),
+                (
+                    "budget_item",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payout_allocations",
+                        to="campaigns.budgetitem",
+                        verbose_name="budget item",
+                    ),
+                ),
+                (
+                    "payout",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="allocations",
+                        to="payouts.payout",
+                        verbose_name="payout",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'budget allocation',
-                'verbose_name_plural': 'budget allocations',
-                'ordering': ['id'],
+                "verbose_name": "budget allocation",
+                "verbose_name_plural": "budget allocations",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='PayoutConcern',
+            name="PayoutConcern",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', models.TextField(max_length=500, verbose_name='concern')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='raised at')),
-                ('answer', models.TextField(blank=True, max_length=2000, verbose_name="organizer's answer")),
-                ('answered_at', models.DateTimeField(blank=True, null=True, verbose_name='answered at')),
-                ('hidden_at', models.DateTimeField(blank=True, null=True, verbose_name='hidden at')),
-                ('hidden_reason', models.TextField(blank=True, verbose_name='why it was hidden')),
-                ('answered_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='answered by')),
-                ('author', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='payout_concerns', to=settings.AUTH_USER_MODEL, verbose_name='raised by')),
-                ('hidden_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='hidden by')),
-                ('payout', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='concerns', to='payouts.payout', verbose_name='payout')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("text", models.TextField(max_length=500, verbose_name="concern")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="raised at")),
+                (
+                    "answer",
+                    models.TextField(
+                        blank=True, max_length=2000, verbose_name="organizer's answer"
+                    ),
+                ),
+                (
+                    "answered_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="answered at"),
+                ),
+                (
+                    "hidden_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="hidden at"),
+                ),
+                ("hidden_reason", models.TextField(blank=True, verbose_name="why it was hidden")),
+                (
+                    "answered_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="answered by",
+                    ),
+                ),
+                (
+                    "author",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payout_concerns",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="raised by",
+                    ),
+                ),
+                (
+                    "hidden_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="hidden by",
+                    ),
+                ),
+                (
+                    "payout",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="concerns",
+                        to="payouts.payout",
+                        verbose_name="payout",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': "supporter's concern",
-                'verbose_name_plural': "supporters' concerns",
-                'ordering': ['created_at', 'id'],
+                "verbose_name": "supporter's concern",
+                "verbose_name_plural": "supporters' concerns",
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='PayoutReceipt',
+            name="PayoutReceipt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(max_length=255, upload_to=payouts.models.receipt_path, verbose_name='file')),
-                ('original_name', models.CharField(max_length=120, verbose_name='original name')),
-                ('content_type', models.CharField(max_length=40, verbose_name='type')),
-                ('size', models.PositiveIntegerField(verbose_name='size (bytes)')),
-                ('uploaded_at', models.DateTimeField(auto_now_add=True, verbose_name='uploaded at')),
-                ('payout', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='receipts', to='payouts.payout', verbose_name='payout')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "file",
+                    models.FileField(
+                        max_length=255, upload_to=payouts.models.receipt_path, verbose_name="file"
+                    ),
+                ),
+                ("original_name", models.CharField(max_length=120, verbose_name="original name")),
+                ("content_type", models.CharField(max_length=40, verbose_name="type")),
+                ("size", models.PositiveIntegerField(verbose_name="size (bytes)")),
+                (
+                    "uploaded_at",
+                    models.DateTimeField(auto_now_add=True, verbose_name="uploaded at"),
+                ),
+                (
+                    "payout",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="receipts",
+                        to="payouts.payout",
+                        verbose_name="payout",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'receipt',
-                'verbose_name_plural': 'receipts',
-                'ordering': ['id'],
+                "verbose_name": "receipt",
+                "verbose_name_plural": "receipts",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Refund',
+            name="Refund",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('amount_minor', models.PositiveBigIntegerField(verbose_name='amount (minor units)')),
-                ('currency', models.CharField(choices=[('EUR', 'Euro (€)'), ('USD', 'US dollar ($)'), ('GBP', 'Pound sterling (£)')], max_length=3, verbose_name='currency')),
-                ('status', models.CharField(choices=[('pending', 'Being refunded'), ('succeeded', 'Refunded'), ('failed', 'Failed')], db_index=True, default='pending', max_length=16, verbose_name='status')),
-                ('reason', models.TextField(max_length=2000, verbose_name='reason')),
-                ('provider_refund_id', models.CharField(blank=True, max_length=255, verbose_name='provider refund')),
-                ('failure_message', models.TextField(blank=True, verbose_name='failure')),
-                ('reversed_minor', models.PositiveBigIntegerField(default=0, verbose_name='transfer reversed (minor units)')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished at')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
-                ('pledge', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='refunds', to='pledges.pledge', verbose_name='pledge')),
-                ('requested_by', models.ForeignKey(blank=True, help_text='Empty for a refund made at the provider (its dashboard).', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='refunded by')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                (
+                    "amount_minor",
+                    models.PositiveBigIntegerField(verbose_name="amount (minor units)"),
+                ),
+                (
+                    "currency",
+                    models.CharField(
+                        choices=[
+                            ("EUR", "Euro (€)"),
+                            ("USD", "US dollar ($)"),
+                            ("GBP", "Pound sterling (£)"),
+                        ],
+                        max_length=3,
+                        verbose_name="currency",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Being refunded"),
+                            ("succeeded", "Refunded"),
+                            ("failed", "Failed"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("reason", models.TextField(max_length=2000, verbose_name="reason")),
+                (
+                    "provider_refund_id",
+                    models.CharField(blank=True, max_length=255, verbose_name="provider refund"),
+                ),
+                ("failure_message", models.TextField(blank=True, verbose_name="failure")),
+                (
+                    "reversed_minor",
+                    models.PositiveBigIntegerField(
+                        default=0, verbose_name="transfer reversed (minor units)"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                (
+                    "finished_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="finished at"),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
+                (
+                    "pledge",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="refunds",
+                        to="pledges.pledge",
+                        verbose_name="pledge",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty for a refund made at the provider (its dashboard).",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="refunded by",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'refund',
-                'verbose_name_plural': 'refunds',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "refund",
+                "verbose_name_plural": "refunds",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddIndex(
-            model_name='payout',
-            index=models.Index(fields=['campaign', 'status'], name='payouts_pay_campaig_cf4380_idx'),
+            model_name="payout",
+            index=models.Index(
+                fields=["campaign", "status"], name="payouts_pay_campaig_cf4380_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payout',
-            constraint=models.CheckConstraint(condition=models.Q(('amount_minor__gt', 0)), name='payout_amount_positive'),
+            model_name="payout",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount_minor__gt", 0)), name="payout_amount_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payout',
-            constraint=models.UniqueConstraint(condition=models.Q(('transfer_id', ''), _negated=True), fields=('transfer_id',), name='payout_unique_transfer'),
+            model_name="payout",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("transfer_id", ""), _negated=True),
+                fields=("transfer_id",),
+                name="payout_unique_transfer",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payoutaccount',
-            constraint=models.UniqueConstraint(condition=models.Q(('stripe_account_id', ''), _negated=True), fields=('stripe_account_id',), name='payout_account_unique_stripe_account'),
+            model_name="payoutaccount",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("stripe_account_id", ""), _negated=True),
+                fields=("stripe_account_id",),
+                name="payout_account_unique_stripe_account",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payoutallocation',
-            constraint=models.CheckConstraint(condition=models.Q(('amount_minor__gt', 0)), name='payout_allocation_amount_positive'),
+            model_name="payoutallocation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount_minor__gt", 0)),
+                name="payout_allocation_amount_positive",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payoutallocation',
-            constraint=models.UniqueConstraint(condition=models.Q(('budget_item__isnull', False)), fields=('payout', 'budget_item'), name='payout_allocation_one_per_item'),
+            model_name="payoutallocation",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("budget_item__isnull", False)),
+                fields=("payout", "budget_item"),
+                name="payout_allocation_one_per_item",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payoutconcern',
-            constraint=models.UniqueConstraint(fields=('payout', 'author'), name='payout_concern_one_per_supporter'),
+            model_name="payoutconcern",
+            constraint=models.UniqueConstraint(
+                fields=("payout", "author"), name="payout_concern_one_per_supporter"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='refund',
-            constraint=models.CheckConstraint(condition=models.Q(('amount_minor__gt', 0)), name='refund_amount_positive'),
+            model_name="refund",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount_minor__gt", 0)), name="refund_amount_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='refund',
-            constraint=models.UniqueConstraint(condition=models.Q(('provider_refund_id', ''), _negated=True), fields=('provider_refund_id',), name='refund_unique_provider_refund'),
+            model_name="refund",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("provider_refund_id", ""), _negated=True),
+                fields=("provider_refund_id",),
+                name="refund_unique_provider_refund",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='refund',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'pending')), fields=('pledge',), name='refund_one_pending_per_pledge'),
+            model_name="refund",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "pending")),
+                fields=("pledge",),
+                name="refund_one_pending_per_pledge",
+            ),
         ),
     ]
