@@ -239,6 +239,11 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="http://localhost:8420")
 STRIPE_JS_URL = env.str("STRIPE_JS_URL", default="http://localhost:8420/js.stripe.com/v3/")
 # The stand-in signs with the secret it was started with (bin/dev passes this one).
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_groundswell_dev")
+# The Connect endpoint's own secret (connected accounts' events such as account.updated, at
+# /payments/stripe/connect-webhook/; bin/dev starts the stand-in with it).
+STRIPE_CONNECT_WEBHOOK_SECRET = env.str(
+    "STRIPE_CONNECT_WEBHOOK_SECRET", default="whsec_groundswell_connect_dev"
+)
 
 # --- Deadline settlement (pledges.settlement, pledges.reconciliation) ------------------------
 SETTLEMENT_SWEEP_SECONDS = env.float("SETTLEMENT_SWEEP_SECONDS", default=60)
