@@ -196,6 +196,8 @@ class Refund:
     amount_minor: int
     charge_id: str | None = None
     payment_intent_id: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    created: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -434,6 +436,15 @@ class PaymentGateway(Protocol):
         """Refund a charge (`ch_…`) or PaymentIntent (`pi_…`); amount None refunds in full.
         `metadata` names our refund, so a `refund.*` event is matched to it even when this
         call's answer was lost."""
+        ...
+
+    def list_refunds(self, *, created_gte: datetime | None = None) -> Iterator[Refund]:
+        """Every refund of the account (created at or after `created_gte`, an aware datetime,
+        when given) in the provider's order (Stripe's: newest first), page after page as the
+        iterator is consumed; the first page is asked for at the call, so an unreachable
+        provider raises there. For checking the ledger against the provider (refunds made
+        in its dashboard too). Without `created_gte` it walks the account's whole history,
+        other installations' refunds included: match them by PaymentIntent or metadata."""
         ...
 
     # --- Stripe Connect: organizers' payout accounts and transfers to them ----------------

@@ -300,13 +300,36 @@ class StripeGateway:
             refund = self._v1.refunds.create(
                 params=params, options={"idempotency_key": idempotency_key}
             ).to_dict()
-        return Refund(
-            id=refund["id"],
-            status=refund["status"],
-            amount_minor=refund["amount"],
-            charge_id=_id_of(refund.get("charge")),
-            payment_intent_id=_id_of(refund.get("payment_intent")),
-        )
+        return _refund(refund)
+
+    def list_refunds(self, *, created_gte=None):
+        since = None
+        params: dict[str, Any] = {"limit": _PAGE_SIZE}
+        if created_gte is not None:
+            if created_gte.tzinfo is None:
+                raise ValueError("created_gte must be an aware datetime")
+            since = int(created_gte.timestamp())  # Stripe's times are whole seconds
+            if "refunds.created" not in self._refused_parameters:
+                params["created"] = {"gte": since}
+        with _translated_errors():
+            try:
+                first_page = self._v1.refunds.list(params=params)
+            except stripe.InvalidRequestError as exc:
+                if "created" not in params or not _refuses_parameter(exc, "created"):
+                    raise
+                # The provider cannot filter refunds by time: filter here instead.
+                logger.warning("the payment provider refuses created[gte] on refunds")
+                self._refused_parameters.add("refunds.created")
+                del params["created"]
+                first_page = self._v1.refunds.list(params=params)
+        return self._each_refund(first_page, since)
+
+    def _each_refund(self, first_page, since):
+        with _translated_errors():
+            for item in first_page.auto_paging_iter():
+                refund = item.to_dict()
+                if since is None or refund["created"] >= since:
+                    yield _refund(refund)
 
     # --- Stripe Connect -------------------------------------------------------------------
 
@@ -731,6 +754,18 @@ def _transfer(transfer) -> Transfer:
         transfer_group=transfer.get("transfer_group") or "",
         metadata=dict(transfer.get("metadata") or {}),
         created=_time(transfer.get("created")),
+    )
+
+
+def _refund(refund) -> Refund:
+    return Refund(
+        id=refund["id"],
+        status=refund["status"],
+        amount_minor=refund["amount"],
+        charge_id=_id_of(refund.get("charge")),
+        payment_intent_id=_id_of(refund.get("payment_intent")),
+        metadata=dict(refund.get("metadata") or {}),
+        created=_time(refund.get("created")),
     )
 
 

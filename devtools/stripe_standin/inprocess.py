@@ -99,6 +99,7 @@ GATEWAY_CALLS = (
     "find_payments",
     "list_payments",
     "refund",
+    "list_refunds",
     "create_connected_account",
     "retrieve_connected_account",
     "create_account_link",
