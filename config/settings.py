@@ -63,6 +63,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # After auth, messages and allauth: staff who can move money need a code for the admin.
+    "members.middleware.AdminTwoFactorMiddleware",
     "core.middleware.ContentSecurityPolicyMiddleware",
     "core.middleware.DomainErrorMiddleware",
 ]
@@ -155,6 +157,12 @@ ACCOUNT_RATE_LIMITS = {
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
 }
+# Two-factor (allauth.mfa): an authenticator app (TOTP) and recovery codes, asked at login once
+# enrolled; staff who approve payouts or refund pledges must enrol to use the admin
+# (members.two_factor). A code is accepted one 30-second step either side of ours (clock drift).
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Groundswell"
+MFA_TOTP_TOLERANCE = 1
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en"

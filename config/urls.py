@@ -2,6 +2,7 @@
 
 import re
 
+from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
@@ -9,6 +10,10 @@ from django.urls import include, path, re_path
 from campaigns.views.home import home
 from core import media
 from core import views as core_views
+
+# The admin logs in through allauth's login, so its two-factor stage applies (members.middleware
+# asks staff who can move money for a code on every other way in). Before admin.site.urls.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("", home, name="home"),

@@ -1,7 +1,9 @@
 """Making the demo through every app's services, as its people would have made it.
 
 `seed()` makes (or completes) the demo of demo.specs. Members are rows as a finished sign-up
-leaves them (email verified; members have no sign-up service: allauth's views make them).
+leaves them (email verified; members have no sign-up service: allauth's views make them); the
+staff who can move money, the demo admin and the treasurer, are enrolled in two-factor
+authentication with public demo keys (demo.staff; `manage.py demo_totp` prints their codes).
 Each campaign goes through campaigns.services — drafted, reviewed, launched — and its pledges
 are made as a supporter's browser makes them: pledges.services.start_pledge (a SetupIntent at
 the provider), the card form's half at the Stripe stand-in (demo.browser, with a Stripe test
@@ -72,6 +74,7 @@ from demo.specs import (
     MESSAGES,
     SUPPORTER_DOMAIN,
 )
+from demo.staff import enrol_demo_admin, ensure_treasurer
 from members.models import Member
 from pledges import services as pledges
 from pledges import settlement
@@ -112,6 +115,8 @@ def seed(*, now=None):
     now = now or timezone.now()
     with quiet_side_effects():
         members = ensure_demo_members()
+        enrol_demo_admin(members["admin"])
+        members["treasurer"] = ensure_treasurer()
         report = Report(members=members)
         people = {**ensure_demo_supporters(), **members}
         ensure_demo_campaigns(people, report, now=now)

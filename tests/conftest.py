@@ -9,7 +9,7 @@ import time
 import pytest
 from django.conf import settings
 
-from tests.factories import MemberFactory
+from tests.factories import MemberFactory, pass_two_factor
 
 # Stripe fixtures (the stand-in, localstripe, signed webhooks, eager Celery) and headless
 # Chromium for every test directory.
@@ -88,6 +88,12 @@ def _no_server_errors(request):
     got_request_exception.disconnect(seen)
     if errors and not request.node.get_closest_marker("allow_server_error"):
         pytest.fail(f"server error (500) answering {', '.join(errors)}", pytrace=False)
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    """pytest-django's admin_client (a superuser), past the admin's two-factor check."""
+    return pass_two_factor(client, admin_user)
 
 
 @pytest.fixture

@@ -136,3 +136,31 @@ class ReviewerFactory(MemberFactory):
                     codename__in=["review_campaign", "moderate_campaign", "view_campaign"],
                 )
             )
+
+
+# --- two-factor authentication (members.two_factor) ----------------------------------------
+def enrol_in_two_factor(member):
+    """An authenticator app and recovery codes, as allauth's activation leaves them (made once);
+    returns the RecoveryCodes."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    if not Authenticator.objects.filter(user=member, type=Authenticator.Type.TOTP).exists():
+        TOTP.activate(member, generate_totp_secret())
+    return RecoveryCodes.activate(member)
+
+
+def pass_two_factor(client, member):
+    """Log the client in as `member` past the admin's two-factor check: enrolled if needed, and
+    a code entered on allauth's "confirm it is you" page. A recovery code, since each is new,
+    where a TOTP code is refused the second time within its 30 seconds."""
+    from django.urls import reverse
+
+    recovery_codes = enrol_in_two_factor(member)
+    client.force_login(member)
+    response = client.post(
+        reverse("mfa_reauthenticate"), {"code": recovery_codes.get_unused_codes()[0]}
+    )
+    assert response.status_code == 302, response.status_code
+    return client

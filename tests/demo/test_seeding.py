@@ -85,13 +85,15 @@ def _counts():
 def test_the_command_says_what_it_made(seeded):
     assert f"campaigns: {len(CAMPAIGNS) + 1} created" in seeded
     assert "supporter@groundswell.local  /  groundswell-demo" in seeded
+    assert "treasurer@groundswell.local  /  groundswell-demo" in seeded
+    assert "manage.py demo_totp treasurer" in seeded
     assert f"/c/{ENDING_SOON.slug}/" in seeded
 
 
 def test_seeding_again_creates_nothing_and_keeps_live_campaigns_live(seeded):
     before = _counts()
     assert before["Campaign"] == len(CAMPAIGNS) + 1 >= 13
-    assert before["Member"] == 3 + len(DEMO_SUPPORTERS)
+    assert before["Member"] == 4 + len(DEMO_SUPPORTERS)  # with the treasurer (demo.staff)
     # A week later the "ends within a day" campaign would have ended; seeding again moves the
     # live campaigns' dates on, and creates nothing (the two-minute one is still live).
     Campaign.objects.filter(status=Status.LIVE).exclude(slug=ENDING_SOON.slug).update(

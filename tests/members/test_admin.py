@@ -8,7 +8,7 @@ from django.urls import reverse
 from core.errors import NotPermitted
 from core.models import AuditEvent
 from members.services import remove_avatar
-from tests.factories import MemberFactory
+from tests.factories import MemberFactory, pass_two_factor
 from tests.uploads import image_bytes
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,7 @@ def pictured(settings, tmp_path):
 @pytest.fixture
 def superuser_client(client):
     admin = MemberFactory(is_staff=True, is_superuser=True)
-    client.force_login(admin)
+    pass_two_factor(client, admin)
     return client, admin
 
 

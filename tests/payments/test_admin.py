@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from core.models import AuditEvent
 from payments.models import WebhookEvent
-from tests.factories import MemberFactory
+from tests.factories import MemberFactory, pass_two_factor
 from tests.stripe_fixtures import stripe_event
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,7 @@ def make_event(event_type="setup_intent.succeeded", status=WebhookEvent.Status.P
 
 @pytest.fixture
 def superuser_client(client):
-    client.force_login(MemberFactory(is_staff=True, is_superuser=True))
+    pass_two_factor(client, MemberFactory(is_staff=True, is_superuser=True))
     return client
 
 

@@ -36,6 +36,10 @@ class Command(BaseCommand):
             role = "admin" if member.is_staff else "member"
             self.stdout.write(f"  {role:7} {member.email}  /  {DEMO_PASSWORD}")
         self.stdout.write(
+            "  the admin asks the demo admin and the treasurer for a two-factor code: "
+            "manage.py demo_totp admin / manage.py demo_totp treasurer"
+        )
+        self.stdout.write(
             f"  campaigns: {report.created} created, {report.refreshed} live ones' dates "
             f"refreshed; {report.pledges} pledges made"
         )
