@@ -317,11 +317,12 @@ def reverse_transfers_for(refund, *, gateway=None):
     for payout in paid.order_by("-paid_at", "-id"):
         if shortfall <= 0:
             break
+        # From the ledger, not the provider's running total: a retry after a lost answer
+        # then asks for the same amount under the same key, and the provider replays it.
+        amount = min(shortfall, payout.amount_minor - _reversed_in_ledger(payout))
+        if amount <= 0:
+            continue
         try:
-            transfer = gateway.retrieve_transfer(payout.transfer_id)
-            amount = min(shortfall, transfer.amount_minor - transfer.amount_reversed_minor)
-            if amount <= 0:
-                continue
             reversal = gateway.reverse_transfer(
                 payout.transfer_id,
                 amount_minor=amount,
@@ -355,6 +356,17 @@ def reverse_transfers_for(refund, *, gateway=None):
         taken += reversal.amount_minor
         shortfall -= reversal.amount_minor
     return taken
+
+
+def _reversed_in_ledger(payout):
+    """What refunds took back from this payout's transfer so far, as the ledger recorded it."""
+    total = LedgerTransaction.objects.filter(
+        kind=Kind.PAYOUT_REVERSAL,
+        key__startswith="payout_reversal:refund:",
+        key__endswith=f":{payout.public_id}",
+        entries__account__kind=Account.Kind.CAMPAIGN,
+    ).aggregate(total=Sum("entries__amount_minor"))["total"]
+    return total or 0
 
 
 def retry_pending_refunds(*, older_than, now=None, limit=200):
