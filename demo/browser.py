@@ -2,8 +2,9 @@
 pledge page (confirm the SetupIntent with the publishable key and its client secret, then pass
 3-D Secure), done over plain HTTP against the Stripe stand-in at STRIPE_API_BASE.
 
-Only the stand-in has `/_standin/health` and `/v1/setup_intents/…/_authenticate` (what its
-3-D Secure page calls), so the demo is seeded against the stand-in, never against Stripe.
+Only the stand-in has `/_standin/health`, `/v1/setup_intents/…/_authenticate` (what its
+3-D Secure page calls) and `/v1/accounts/…/_complete_onboarding` (what its Connect onboarding
+page runs), so the demo is seeded against the stand-in, never against Stripe.
 Plain urllib: only payments/ imports stripe, and no app imports devtools.
 """
 
@@ -61,13 +62,21 @@ def save_card(setup_intent_id, client_secret, payment_method):
     return intent
 
 
-def _post(path, params):
+def complete_onboarding(account_id):
+    """The organizer submits the stand-in's hosted Connect onboarding page (Stripe's test
+    details, verification passing): the stand-in's own shortcut for that form, which its
+    page runs too. Returns the account."""
+    path = f"/v1/accounts/{urllib.parse.quote(account_id)}/_complete_onboarding"
+    return _post(path, {"outcome": "verified"}, key=settings.STRIPE_SECRET_KEY)
+
+
+def _post(path, params, *, key=None):
     request = urllib.request.Request(  # noqa: S310
         _url(path),
         data=urllib.parse.urlencode(params).encode(),
         method="POST",
         headers={
-            "Authorization": f"Bearer {settings.STRIPE_PUBLISHABLE_KEY}",
+            "Authorization": f"Bearer {key or settings.STRIPE_PUBLISHABLE_KEY}",
             "Content-Type": "application/x-www-form-urlencoded",
         },
     )

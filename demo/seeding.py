@@ -11,7 +11,9 @@ card), pledges.services.confirm_card (the card attached to the supporter's Strip
 Campaigns that have ended are closed and settled by pledges.settlement: their cards are
 charged at the provider, a collected pledge has its succeeded PaymentAttempt and its
 contribution and fee in the ledger, a failed campaign's pledges are released; a cancelled
-campaign goes through campaigns.services.cancel. Last comes ENDING_SOON, live for two more
+campaign goes through campaigns.services.cancel. The funded campaign then gets its payouts,
+a refund and a supporter's concern through the payout services (demo.payouts). Last comes
+ENDING_SOON, live for two more
 minutes: the running beat and `charges` worker settle it (one pledge collected, one declined
 and retrying, one waiting for 3-D Secure, each with its email).
 
@@ -62,6 +64,7 @@ from campaigns import services as campaigns
 from campaigns.models import Campaign
 from demo import browser
 from demo.covers import cover_image
+from demo.payouts import ensure_demo_payouts
 from demo.specs import (
     CAMPAIGNS,
     CARD_OK,
@@ -120,6 +123,7 @@ def seed(*, now=None):
         report = Report(members=members)
         people = {**ensure_demo_supporters(), **members}
         ensure_demo_campaigns(people, report, now=now)
+        ensure_demo_payouts(people)
         report.ending_soon, report.ending_soon_created = ensure_ending_soon(people, report)
     return report
 

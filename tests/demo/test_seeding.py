@@ -26,6 +26,7 @@ from ledger import selectors as ledger_selectors
 from ledger.models import Transaction
 from members.models import Member
 from payments.models import StripeCustomer
+from payouts.models import Payout, PayoutConcern, Refund
 from pledges.models import PaymentAttempt, Pledge
 from tests import localstripe_server
 from tests.stripe_fixtures import STANDIN_PUBLISHABLE_KEY, STANDIN_SECRET_KEY
@@ -45,6 +46,9 @@ MODELS = [
     AuditEvent,
     OutboundEmail,
     Transaction,
+    Payout,
+    PayoutConcern,
+    Refund,
 ]
 FAST_HASHING = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -204,8 +208,10 @@ def test_ended_campaigns_are_in_the_past_and_settled(seeded):
 
 
 def test_collected_pledges_were_charged_once_and_are_in_the_ledger(seeded):
-    collected = Pledge.objects.filter(status=Pledge.Status.COLLECTED)
+    # Collected, or collected and then refunded (demo.payouts refunds one).
+    collected = Pledge.objects.filter(status__in=Pledge.TAKEN_STATUSES)
     assert collected.count() > 20
+    assert collected.filter(status=Pledge.Status.REFUNDED).count() == 1
     assert set(collected.values_list("campaign__status", flat=True)) == {Status.FUNDED}
     contributed = set(ledger_selectors.contributed_pledge_ids())
     for pledge in collected.prefetch_related("attempts"):
@@ -293,3 +299,28 @@ def test_the_home_page_shows_the_demo(seeded, client):
     assert response.status_code == 200
     assert b"Repair Caf" in response.content
     assert ENDING_SOON.title.encode() in response.content  # it ends soonest
+
+
+def test_the_funded_campaign_has_its_payouts_refund_and_concern(seeded):
+    from payouts.models import PayoutAccount
+    from payouts.selectors import payout_breakdown
+
+    funded = Campaign.objects.get(status=Status.FUNDED)
+    account = PayoutAccount.objects.get(member=funded.organizer)
+    assert account.is_verified and account.stripe_account_id.startswith("acct_")
+    paid, requested = funded.payouts.order_by("requested_at")
+    # Paid: window waived by the admin, approved by the treasurer (four eyes), transferred.
+    assert paid.status == Payout.Status.PAID and paid.transfer_id.startswith("tr_")
+    assert paid.window_waived_by.email == "admin@groundswell.local"
+    assert paid.approved_by.email == "treasurer@groundswell.local"
+    assert paid.receipts.count() == 1 and paid.allocations.count() == 2
+    # In its review window, with a supporter's concern answered by the organizer.
+    assert requested.status == Payout.Status.REQUESTED
+    concern = PayoutConcern.objects.get(payout=requested)
+    assert concern.answer and concern.answered_by == funded.organizer
+    refund = Refund.objects.get()
+    assert refund.status == Refund.Status.SUCCEEDED and refund.pledge.campaign == funded
+    breakdown = payout_breakdown(funded)
+    assert breakdown.paid_out == paid.amount_minor
+    assert breakdown.refunds == refund.amount_minor
+    assert breakdown.available == breakdown.held - requested.amount_minor
