@@ -29,11 +29,7 @@ from tests.factories import MemberFactory
 from tests.payouts.conftest import connect_verified
 from tests.uploads import HTML, image_bytes, upload
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    # Until config/urls.py includes payouts.urls.
-    pytest.mark.urls("tests.payouts.page_urls"),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 Status = Payout.Status
 Verification = PayoutAccount.Verification
