@@ -1,0 +1,817 @@
+"""Payouts in the Django admin, for the admins who review money: the review queue, a payout's
+review page with its decision buttons, and payout accounts. Nothing here is an edit form.
+
+The queue is the Payout list under a status filter that defaults to "In review" (requested
+or on hold), oldest first, rather than a proxy model like CampaignInReview: a payout then has
+one admin page (the audit log's links and the queue's land on the same one), and a view
+needs no model or migration. A payout's page shows every field read-only, with what a
+reviewer weighs: the organizer's payout account, the campaign's money from the ledger
+(payouts.selectors.payout_breakdown), the budget allocations, the receipts, refunds and
+disputes, supporters' concerns and the payout's history.
+
+Every write is a button (Approve, Reject, Hold, Release hold, Waive review window) that opens
+a confirmation page saying what will happen and asking for what the service needs, then
+calls payouts.services with by=request.user; the services check the rules again (four
+eyes, two-factor enrolment, the review window) and write the audit rows. The buttons are for
+holders of payouts.approve_payout, and approving also needs this session to have passed
+two-factor authentication. The organizer's full IBAN is shown on one page only: the approve
+page of a bank-transfer payout, where the admin makes the transfer.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db.models import CharField, OuterRef, Subquery, Sum
+from django.db.models.functions import Cast, Coalesce
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils import formats, timezone
+from django.utils.html import format_html
+from django.utils.http import urlencode
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django_object_actions import DjangoObjectActions, action
+
+from core.admin import ReadOnlyAdmin
+from core.errors import DomainError
+from core.models import AuditEvent
+from core.money import format_money
+from ledger.models import Account, Entry
+from payouts import selectors, services
+from payouts.models import Payout, PayoutAccount
+
+Status = Payout.Status
+Method = PayoutAccount.Method
+REVIEW_PERMISSION = "payouts.approve_payout"
+
+
+def _date_time(value):
+    """A date and time in the site's format (config/formats), in the site's time zone."""
+    if value is None:
+        return "—"
+    return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
+
+
+def _payout_account(member):
+    """The member's PayoutAccount or None, from select_related when the query had it."""
+    try:
+        return member.payout_account
+    except PayoutAccount.DoesNotExist:
+        return None
+
+
+def grouped_iban(iban):
+    """An IBAN in groups of four, as it is printed on cards and typed into banking apps."""
+    return " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
+
+
+def receipt_url(receipt):
+    """The receipt's download (payouts.receipt_views), or None while it is not routed."""
+    try:
+        return reverse("payouts:receipt", args=[receipt.payout.public_id, receipt.pk])
+    except NoReverseMatch:
+        return None
+
+
+def with_available(payouts):
+    """Payouts annotated with what their campaign can pay them from, in the list's one query:
+    `campaign_held_minor`, the campaign ledger account's balance, and `other_requests_minor`,
+    the campaign's other requests not in the ledger yet. Their difference is
+    payout_breakdown(campaign, exclude_payout=payout).available (below zero shown as zero),
+    the figure approving the payout checks; tests/payouts/test_admin.py holds them equal."""
+    held = (
+        Entry.objects.filter(
+            account__kind=Account.Kind.CAMPAIGN,
+            account__reference=Cast(OuterRef("campaign_id"), CharField()),
+        )
+        .order_by()
+        .values("account__reference")
+        .annotate(total=Sum("amount_minor"))
+        .values("total")
+    )
+    others = (
+        Payout.objects.filter(
+            campaign=OuterRef("campaign_id"), status__in=selectors.NOT_YET_POSTED_STATUSES
+        )
+        .exclude(pk=OuterRef("pk"))
+        .order_by()
+        .values("campaign")
+        .annotate(total=Sum("amount_minor"))
+        .values("total")
+    )
+    return payouts.annotate(
+        campaign_held_minor=Coalesce(Subquery(held), 0),
+        other_requests_minor=Coalesce(Subquery(others), 0),
+    )
+
+
+def _in_queue(request):
+    """The list shows the review queue: no other status was chosen."""
+    return ReviewStatusFilter.parameter_name not in request.GET
+
+
+class ReviewStatusFilter(admin.SimpleListFilter):
+    """Status, "In review" (requested or on hold) unless another is chosen: the queue."""
+
+    title = _("status")
+    parameter_name = "status"
+    ALL = "all"
+
+    def lookups(self, request, model_admin):
+        return [(self.ALL, _("All payouts")), *Status.choices]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": _("In review (requested or on hold)"),
+        }
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": self.value() == str(value),
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset.filter(status__in=Payout.IN_REVIEW_STATUSES)
+        if value == self.ALL:
+            return queryset
+        return queryset.filter(status=value)
+
+
+# --- the confirmation pages' forms ------------------------------------------------------------
+def _text_area(rows=4):
+    return forms.Textarea(attrs={"rows": rows, "cols": 60})
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        widget=_text_area(),
+        max_length=services.MAX_REASON_LENGTH,
+        error_messages={"required": _("Give a reason: the organizer sees it.")},
+    )
+
+    def __init__(self, *args, help_text="", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].help_text = help_text
+
+
+class ReleaseForm(forms.Form):
+    note = forms.CharField(
+        label=_("Note"),
+        widget=_text_area(3),
+        required=False,
+        max_length=services.MAX_REASON_LENGTH,
+        help_text=_("Optional. Kept in the payout's history."),
+    )
+
+
+class ApproveForm(forms.Form):
+    bank_reference = forms.CharField(
+        label=_("Bank reference of your transfer"),
+        max_length=140,
+        help_text=_("Make the transfer in the bank's app first, then enter its reference here."),
+        error_messages={
+            "required": _("Make the bank transfer first, then record its reference here.")
+        },
+    )
+    note = forms.CharField(
+        label=_("Note"),
+        widget=_text_area(3),
+        required=False,
+        max_length=services.MAX_REASON_LENGTH,
+        help_text=_("Optional. Kept in the payout's history."),
+    )
+
+    def __init__(self, *args, bank_transfer, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not bank_transfer:
+            del self.fields["bank_reference"]
+
+
+# --- the buttons --------------------------------------------------------------------------------
+class PayoutDecisionButtons(DjangoObjectActions):
+    """Approve, Reject, Hold, Release hold and Waive review window on a payout's page.
+
+    A button shows only to holders of payouts.approve_payout and only when the payout's status
+    allows it; the action checks both again (a URL can be typed) and the service checks
+    everything once more. GET shows the confirmation page, POST decides; afterwards the admin
+    is back on the payout's page with a message.
+    """
+
+    change_actions = ["approve", "reject", "hold", "release", "waive_review_window"]
+
+    # Which payouts each button is for (the services refuse the others anyway).
+    ALLOWED = {
+        "approve": lambda payout: payout.status == Status.REQUESTED,
+        "reject": lambda payout: payout.status in Payout.IN_REVIEW_STATUSES,
+        "hold": lambda payout: payout.status == Status.REQUESTED,
+        "release": lambda payout: payout.status == Status.ON_HOLD,
+        "waive_review_window": lambda payout: (
+            payout.status in Payout.IN_REVIEW_STATUSES
+            and payout.window_waived_at is None
+            and payout.review_window_ends_at > timezone.now()
+        ),
+    }
+
+    def has_review_permission(self, request):
+        return request.user.has_perm(REVIEW_PERMISSION)
+
+    def get_change_actions(self, request, object_id, form_url):
+        if not self.has_review_permission(request):
+            return []
+        payout = self.get_object(request, object_id)  # None for an id that is not one
+        if payout is None:
+            return []
+        return [name for name in self.change_actions if self.ALLOWED[name](payout)]
+
+    def _payout_for(self, request, obj, name):
+        """The payout as stored now, or a redirect back with why this button does not apply."""
+        if not (self.has_review_permission(request) and self.has_view_permission(request, obj)):
+            raise PermissionDenied
+        payout = Payout.objects.select_related("campaign__organizer").get(pk=obj.pk)
+        if not self.ALLOWED[name](payout):
+            if payout.status in Payout.IN_REVIEW_STATUSES and name == "waive_review_window":
+                why = gettext("Nothing was changed: the review window has ended or was waived.")
+            else:
+                why = gettext("Nothing was changed: the payout is %(status)s.") % {
+                    "status": payout.get_status_display().lower()
+                }
+            self.message_user(request, why, messages.ERROR)
+            return payout, redirect(_change_url(payout))
+        return payout, None
+
+    def _decide(self, request, payout, *, form, run, done, page, refusal=None):
+        """POST with a valid form: `run(cleaned_data)`; its DomainError is shown with
+        messages.ERROR and nothing changes. Otherwise the confirmation page. A `refusal`
+        (the admin's own check) refuses the POST before the service is called."""
+        if request.method == "POST" and refusal:
+            self.message_user(request, refusal, messages.ERROR)
+        elif request.method == "POST" and form.is_valid():
+            try:
+                outcome = run(form.cleaned_data)
+            except DomainError as error:
+                self.message_user(request, error.message, messages.ERROR)
+                if error.field not in form.fields:
+                    return redirect(_change_url(payout))
+                form.add_error(error.field, error.message)
+            else:
+                self.message_user(request, done(outcome), messages.SUCCESS)
+                return redirect(_change_url(payout))
+        return self._confirmation_page(request, payout, form=form, **page)
+
+    def _confirmation_page(self, request, payout, *, form, template, **context):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": Payout._meta,
+            "payout": payout,
+            "form": form,
+            "back_url": _change_url(payout),
+            "media": self.media + form.media,
+            **context,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, template, context)
+
+    @action(
+        label=_("Approve"), description=_("Approve this payout and send the money"), button_type="a"
+    )
+    def approve(self, request, obj):
+        payout, refused = self._payout_for(request, obj, "approve")
+        if refused:
+            return refused
+        bank_transfer = payout.method == Method.BANK_TRANSFER
+        form = ApproveForm(_posted(request), bank_transfer=bank_transfer)
+        passed_two_factor = session_passed_two_factor(request)
+
+        def run(data):
+            return services.approve_payout(
+                payout,
+                by=request.user,
+                note=data.get("note", ""),
+                bank_reference=data.get("bank_reference", ""),
+            )
+
+        account = services.payout_account_for(payout.campaign.organizer)
+        page = {
+            "template": "admin/payouts/approve.html",
+            "title": gettext("Approve payout: %(amount)s to %(organizer)s")
+            % {"amount": _money(payout), "organizer": payout.campaign.organizer},
+            "submit_label": gettext("Approve"),
+            "problems": services.approval_problems(payout, request.user),
+            "passed_two_factor": passed_two_factor,
+            "two_factor_url": two_factor_url(request),
+            "account": account,
+            "account_warnings": account_warnings(payout, account),
+            "full_iban": grouped_iban(account.iban) if bank_transfer and account else "",
+            "available_for_payout": selectors.payout_breakdown(
+                payout.campaign, exclude_payout=payout
+            ).available,
+            "bank_transfer": bank_transfer,
+            "transfer_description": gettext("Groundswell payout %(id)s") % {"id": payout.short_id},
+        }
+        return self._decide(
+            request,
+            payout,
+            form=form,
+            run=run,
+            done=_approved,
+            page=page,
+            # Checked here, not by the service: it is this session that entered a code or not.
+            refusal=None if passed_two_factor else two_factor_refusal(),
+        )
+
+    @action(label=_("Reject"), description=_("Refuse this payout request"), button_type="a")
+    def reject(self, request, obj):
+        payout, refused = self._payout_for(request, obj, "reject")
+        if refused:
+            return refused
+        help_text = _("Emailed to the organizer and kept in the payout's history.")
+        form = ReasonForm(_posted(request), help_text=help_text)
+        return self._decide(
+            request,
+            payout,
+            form=form,
+            run=lambda data: services.reject_payout(payout, by=request.user, reason=data["reason"]),
+            done=lambda _payout: gettext("Rejected; the organizer is emailed your reason."),
+            page={
+                "template": "admin/payouts/confirm_decision.html",
+                "title": gettext("Reject payout: %(amount)s") % {"amount": _money(payout)},
+                "intro": gettext(
+                    "The request is refused for good: no money moves, and the organizer is "
+                    "emailed your reason. They can make a new request."
+                ),
+                "submit_label": gettext("Reject"),
+            },
+        )
+
+    @action(
+        label=_("Hold"),
+        description=_("Keep this payout waiting until it is released"),
+        button_type="a",
+    )
+    def hold(self, request, obj):
+        payout, refused = self._payout_for(request, obj, "hold")
+        if refused:
+            return refused
+        help_text = _("Shown to the organizer and kept in the payout's history.")
+        form = ReasonForm(_posted(request), help_text=help_text)
+        return self._decide(
+            request,
+            payout,
+            form=form,
+            run=lambda data: services.hold_payout(payout, by=request.user, reason=data["reason"]),
+            done=lambda _payout: gettext("On hold until an admin releases it."),
+            page={
+                "template": "admin/payouts/confirm_decision.html",
+                "title": gettext("Hold payout: %(amount)s") % {"amount": _money(payout)},
+                "intro": gettext(
+                    "The payout waits, and cannot be approved, until an admin releases the "
+                    "hold. The organizer sees your reason. Holding counts as changing the "
+                    "payout: you cannot approve it afterwards."
+                ),
+                "submit_label": gettext("Hold"),
+            },
+        )
+
+    @action(
+        label=_("Release hold"), description=_("Put this payout back in review"), button_type="a"
+    )
+    def release(self, request, obj):
+        payout, refused = self._payout_for(request, obj, "release")
+        if refused:
+            return refused
+        intro = gettext(
+            "The payout goes back in review and can be approved again. Releasing counts as "
+            "changing the payout: you cannot approve it afterwards."
+        )
+        if payout.hold_kind == Payout.HoldKind.ACCOUNT_UNVERIFIED:
+            intro = " ".join(
+                [
+                    gettext(
+                        "The platform held it because the organizer's payout account is not "
+                        "verified; it is released by itself once the account is, and refused "
+                        "before that."
+                    ),
+                    intro,
+                ]
+            )
+        return self._decide(
+            request,
+            payout,
+            form=ReleaseForm(_posted(request)),
+            run=lambda data: services.release_payout(payout, by=request.user, note=data["note"]),
+            done=lambda _payout: gettext("Released: the payout is back in review."),
+            page={
+                "template": "admin/payouts/confirm_decision.html",
+                "title": gettext("Release hold: %(amount)s") % {"amount": _money(payout)},
+                "intro": intro,
+                "submit_label": gettext("Release hold"),
+            },
+        )
+
+    @action(
+        label=_("Waive review window"),
+        description=_("Allow approval before supporters' review window ends"),
+        button_type="a",
+    )
+    def waive_review_window(self, request, obj):
+        payout, refused = self._payout_for(request, obj, "waive_review_window")
+        if refused:
+            return refused
+        help_text = _("Kept in the payout's history, with your name.")
+        form = ReasonForm(_posted(request), help_text=help_text)
+        return self._decide(
+            request,
+            payout,
+            form=form,
+            run=lambda data: services.waive_review_window(
+                payout, by=request.user, reason=data["reason"]
+            ),
+            done=lambda _payout: gettext(
+                "Review window waived: another admin can approve the payout now."
+            ),
+            page={
+                "template": "admin/payouts/confirm_decision.html",
+                "title": gettext("Waive review window: %(amount)s") % {"amount": _money(payout)},
+                "intro": gettext(
+                    "Supporters can raise concerns about a payout until %(ends)s. Waiving the "
+                    "window lets it be approved before then. Waiving counts as changing the "
+                    "payout: someone other than you must approve it."
+                )
+                % {"ends": _date_time(payout.review_window_ends_at)},
+                "submit_label": gettext("Waive review window"),
+            },
+        )
+
+
+def _posted(request):
+    """The POST data to bind a form to (an empty POST too: it is a submitted form)."""
+    return request.POST if request.method == "POST" else None
+
+
+def _change_url(payout):
+    return reverse("admin:payouts_payout_change", args=[payout.pk])
+
+
+def _money(payout):
+    return format_money(payout.amount_minor, payout.currency)
+
+
+def _approved(payout):
+    payout.refresh_from_db()
+    if not payout.moved:
+        return gettext("It was already approved: nothing was done twice.")
+    if payout.status == Status.PAID:
+        return gettext("Approved and paid: %(amount)s.") % {"amount": _money(payout)}
+    return gettext(
+        "Approved: %(amount)s is being transferred to %(destination)s; the payout shows paid "
+        "once the transfer is made."
+    ) % {"amount": _money(payout), "destination": payout.destination}
+
+
+def session_passed_two_factor(request):
+    """members.two_factor's answer; False (refuse) if that module is not installed yet."""
+    try:
+        from members.two_factor import session_passed_two_factor as passed
+    except ImportError:  # pragma: no cover - it ships with the admin's two-factor middleware
+        return False
+    return passed(request)
+
+
+def two_factor_refusal():
+    return gettext(
+        "Approving needs a code from your authenticator app in this session: enter one, "
+        "then approve."
+    )
+
+
+def two_factor_url(request):
+    """Where this session enters a code (or the member sets up an app) and comes back."""
+    try:
+        from members.two_factor import is_enrolled
+    except ImportError:  # pragma: no cover - see session_passed_two_factor
+        return None
+    name = "mfa_reauthenticate" if is_enrolled(request.user) else "mfa_activate_totp"
+    try:
+        url = reverse(name)
+    except NoReverseMatch:  # pragma: no cover - allauth.mfa's URLs are installed
+        return None
+    return f"{url}?{urlencode({'next': request.get_full_path()})}"
+
+
+def account_warnings(payout, account):
+    """What changed on the organizer's payout account since the request: the payout still
+    goes where it was requested to go (its `destination`)."""
+    if account is None:
+        return [gettext("The organizer has no payout account any more.")]
+    warnings = []
+    if account.method != payout.method:
+        warnings.append(
+            gettext(
+                "The organizer switched their payout account to %(now)s after requesting "
+                "this payout by %(then)s. Check with them before approving."
+            )
+            % {
+                "now": account.get_method_display(),
+                "then": Method(payout.method).label,
+            }
+        )
+    elif account.destination_label != payout.destination:
+        warnings.append(
+            gettext(
+                "The organizer's payout account changed after the request: it was "
+                "%(then)s, it is now %(now)s. Check with them before approving."
+            )
+            % {"then": payout.destination or "—", "now": account.destination_label or "—"}
+        )
+    if payout.method == Method.STRIPE_CONNECT and not account.is_verified:
+        warnings.append(
+            gettext("The Stripe account is not verified (%(state)s): hold the payout until it is.")
+            % {"state": account.get_verification_display().lower()}
+        )
+    return warnings
+
+
+# --- payouts --------------------------------------------------------------------------------
+@admin.register(Payout)
+class PayoutAdmin(PayoutDecisionButtons, ReadOnlyAdmin):
+    change_form_template = "admin/payouts/payout/change_form.html"
+    list_display = [
+        "requested_at",
+        "campaign_title",
+        "organizer",
+        "amount",
+        "status_label",
+        "method",
+        "account_verification",
+        "review_window",
+        "available",
+    ]
+    list_filter = [ReviewStatusFilter, "method"]
+    # Oldest first: first come, first reviewed. (Not per list: the admin marks the sorted column
+    # from this attribute, not from get_ordering.)
+    ordering = ["requested_at", "id"]
+    # "^public_id": the short id in ledger memos and bank references finds its payout too.
+    search_fields = ["campaign__title", "campaign__organizer__email", "^public_id"]
+    list_select_related = ["campaign__organizer__payout_account"]
+    fieldsets = [
+        (
+            _("Request"),
+            {
+                "fields": [
+                    "campaign",
+                    "requested_by",
+                    "amount",
+                    "status_summary",
+                    "method",
+                    "destination",
+                    "note",
+                    "requested_at",
+                    "public_id",
+                ]
+            },
+        ),
+        (
+            _("Review window"),
+            {
+                "fields": [
+                    "review_window_state",
+                    "review_window_ends_at",
+                    "window_waived_by",
+                    "window_waived_at",
+                    "window_waiver_reason",
+                ]
+            },
+        ),
+        (
+            _("Decision and transfer"),
+            {
+                "fields": [
+                    "status",
+                    "hold_kind",
+                    "decision_reason",
+                    "last_changed_by",
+                    "approved_by",
+                    "approved_at",
+                    "transfer_number",
+                    "transfer_started_at",
+                    "transfer_id",
+                    "bank_reference",
+                    "paid_at",
+                    "failure_message",
+                    "updated_at",
+                ]
+            },
+        ),
+    ]
+    readonly_fields = [name for _title, options in fieldsets for name in options["fields"]]
+
+    def get_queryset(self, request):
+        return with_available(super().get_queryset(request))
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None or obj.status not in Payout.IN_REVIEW_STATUSES:
+            return self.fieldsets
+        # In review, nothing has been decided or transferred yet: folded away.
+        *first, (title, options) = self.fieldsets
+        return [*first, (title, {**options, "classes": ["collapse"]})]
+
+    def changelist_view(self, request, extra_context=None):
+        if _in_queue(request):
+            extra_context = {
+                **(extra_context or {}),
+                "title": gettext("Payouts in review, oldest first"),
+            }
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        payout = self.get_object(request, object_id)
+        if payout is not None and self.has_view_permission(request, payout):
+            in_review = payout.status in Payout.IN_REVIEW_STATUSES
+            extra_context = {
+                **(extra_context or {}),
+                "title": gettext("Review payout") if in_review else gettext("Payout"),
+                "review": payout_review(payout),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    # --- columns and read-only displays ---
+    @admin.display(description=_("campaign"), ordering="campaign__title")
+    def campaign_title(self, payout):
+        # Not the "campaign" field itself: the admin keeps a related object's column on one
+        # line, and a long title then pushes the list wider than the screen.
+        return payout.campaign.title
+
+    @admin.display(description=_("organizer"), ordering="campaign__organizer__email")
+    def organizer(self, payout):
+        return payout.campaign.organizer
+
+    @admin.display(description=_("amount"), ordering="amount_minor")
+    def amount(self, payout):
+        return _money(payout)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_label(self, payout):
+        if payout.status == Status.ON_HOLD and payout.hold_kind:
+            return gettext("%(status)s: %(why)s") % {
+                "status": payout.get_status_display(),
+                "why": payout.get_hold_kind_display().lower(),
+            }
+        return payout.get_status_display()
+
+    @admin.display(description=_("account verification"))
+    def account_verification(self, payout):
+        account = _payout_account(payout.campaign.organizer)
+        if account is None:
+            return gettext("No payout account")
+        return account.get_verification_display()
+
+    @admin.display(description=_("review window ends"), ordering="review_window_ends_at")
+    def review_window(self, payout):
+        if payout.window_waived_at is not None:
+            return gettext("Waived")
+        return _date_time(payout.review_window_ends_at)
+
+    @admin.display(description=_("available on the campaign"))
+    def available(self, payout):
+        if payout.status not in Payout.IN_REVIEW_STATUSES:
+            return "—"
+        available = max(0, payout.campaign_held_minor - payout.other_requests_minor)
+        text = format_money(available, payout.currency)
+        explanation = gettext(
+            "What the campaign holds in the ledger, less its other open requests: what "
+            "approving this payout is checked against."
+        )
+        if available < payout.amount_minor:
+            return format_html(
+                '<strong title="{}">{} ({})</strong>', explanation, text, gettext("not enough")
+            )
+        return format_html('<span title="{}">{}</span>', explanation, text)
+
+    @admin.display(description=_("status"))
+    def status_summary(self, payout):
+        summary = self.status_label(payout)
+        if payout.decision_reason:
+            summary = gettext("%(status)s — %(reason)s") % {
+                "status": summary,
+                "reason": payout.decision_reason,
+            }
+        if payout.status == Status.REQUESTED and payout.failure_message:
+            summary = gettext("%(status)s again after a failed transfer: %(error)s") % {
+                "status": summary,
+                "error": payout.failure_message,
+            }
+        return summary
+
+    @admin.display(description=_("review window"))
+    def review_window_state(self, payout):
+        if payout.window_waived_at is not None:
+            return gettext("Waived by %(member)s on %(when)s: %(reason)s") % {
+                "member": payout.window_waived_by or gettext("the system"),
+                "when": _date_time(payout.window_waived_at),
+                "reason": payout.window_waiver_reason,
+            }
+        ends = _date_time(payout.review_window_ends_at)
+        if payout.review_window_ends_at > timezone.now():
+            return gettext("Open: supporters can raise concerns until %(ends)s.") % {"ends": ends}
+        return gettext("Ended on %(ends)s.") % {"ends": ends}
+
+
+def payout_review(payout):
+    """What a payout's page shows beside its fields (templates/admin/payouts/payout/)."""
+    from pledges.models import Pledge
+
+    campaign = payout.campaign
+    organizer = campaign.organizer
+    account = services.payout_account_for(organizer)
+    breakdown = selectors.payout_breakdown(campaign)
+    in_review = payout.status in Payout.IN_REVIEW_STATUSES
+    receipts = list(payout.receipts.select_related("payout").order_by("id"))
+    history = (
+        AuditEvent.objects.filter(
+            target_type=ContentType.objects.get_for_model(Payout), target_id=str(payout.pk)
+        )
+        .select_related("actor")
+        .order_by("-created_at", "-id")
+    )
+    return {
+        "currency": payout.currency,
+        "organizer": organizer,
+        "account": account,
+        "account_warnings": account_warnings(payout, account) if in_review else [],
+        "breakdown": breakdown,
+        "available_for_payout": (
+            selectors.payout_breakdown(campaign, exclude_payout=payout).available
+            if in_review
+            else None
+        ),
+        "allocations": list(payout.allocations.select_related("budget_item").order_by("id")),
+        "receipts": [(receipt, receipt_url(receipt)) for receipt in receipts],
+        "refund_rate": selectors.refund_rate(campaign),
+        # A pledge is "disputed" while its dispute is open (won: collected again; lost:
+        # charged back), and payouts of the campaign wait meanwhile.
+        "disputed_pledges": list(
+            Pledge.objects.filter(campaign=campaign, status=Pledge.Status.DISPUTED)
+            .select_related("supporter")
+            .order_by("id")
+        ),
+        # Raised by supporters during the review window; hidden ones too, marked.
+        "concerns": list(
+            payout.concerns.select_related("author", "answered_by", "hidden_by").order_by(
+                "created_at", "id"
+            )
+        ),
+        "history": list(history),
+    }
+
+
+# --- payout accounts ------------------------------------------------------------------------
+@admin.register(PayoutAccount)
+class PayoutAccountAdmin(ReadOnlyAdmin):
+    """Where each organizer's payouts go. The IBAN is masked here and in the list; the full one
+    is on the approve page of a bank-transfer payout only."""
+
+    list_display = [
+        "member",
+        "method",
+        "verification",
+        "iban_masked",
+        "stripe_account_id",
+        "requirements",
+        "updated_at",
+    ]
+    list_filter = ["method", "verification"]
+    search_fields = ["member__email", "member__display_name", "=stripe_account_id"]
+    list_select_related = ["member"]
+    # Never "iban": the full IBAN is not shown here.
+    fields = [
+        "member",
+        "method",
+        "verification",
+        "iban_masked",
+        "account_holder",
+        "stripe_account_id",
+        "charges_enabled",
+        "payouts_enabled",
+        "details_submitted",
+        "requirements",
+        "disabled_reason",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("IBAN"))
+    def iban_masked(self, account):
+        return account.masked_iban or "—"
+
+    @admin.display(description=_("requirements due"))
+    def requirements(self, account):
+        return ", ".join(account.requirements_due) or "—"
