@@ -296,6 +296,7 @@ class PayoutDecisionButtons(DjangoObjectActions):
                 by=request.user,
                 note=data.get("note", ""),
                 bank_reference=data.get("bank_reference", ""),
+                two_factor_session=passed_two_factor,
             )
 
         account = services.payout_account_for(payout.campaign.organizer)
@@ -304,7 +305,9 @@ class PayoutDecisionButtons(DjangoObjectActions):
             "title": gettext("Approve payout: %(amount)s to %(organizer)s")
             % {"amount": _money(payout), "organizer": payout.campaign.organizer},
             "submit_label": gettext("Approve"),
-            "problems": services.approval_problems(payout, request.user),
+            "problems": services.approval_problems(
+                payout, request.user, two_factor_session=passed_two_factor
+            ),
             "passed_two_factor": passed_two_factor,
             "two_factor_url": two_factor_url(request),
             "account": account,
@@ -323,8 +326,7 @@ class PayoutDecisionButtons(DjangoObjectActions):
             run=run,
             done=_approved,
             page=page,
-            # Checked here, not by the service: it is this session that entered a code or not.
-            refusal=None if passed_two_factor else two_factor_refusal(),
+            # This session's two-factor is passed to the service, which refuses and audits.
         )
 
     @action(label=_("Reject"), description=_("Refuse this payout request"), button_type="a")
@@ -483,13 +485,6 @@ def session_passed_two_factor(request):
     except ImportError:  # pragma: no cover - it ships with the admin's two-factor middleware
         return False
     return passed(request)
-
-
-def two_factor_refusal():
-    return gettext(
-        "Approving needs a code from your authenticator app in this session: enter one, "
-        "then approve."
-    )
 
 
 def two_factor_url(request):

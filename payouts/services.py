@@ -26,6 +26,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from campaigns.models import BudgetItem, Campaign, Collaborator
@@ -48,6 +49,8 @@ logger = logging.getLogger(__name__)
 # recovery of failed cards may still be running while it is settling.
 PAYABLE_CAMPAIGN_STATUSES = (Campaign.Status.SETTLING, Campaign.Status.FUNDED)
 MAX_NOTE_LENGTH = 2000
+# A request identical to one the same organizer made this recently is that request again.
+DUPLICATE_REQUEST_WINDOW = timedelta(minutes=1)
 MAX_REASON_LENGTH = 2000
 
 Status = Payout.Status
@@ -234,7 +237,10 @@ def request_payout(
 
     `allocations` (Allocation rows) say what it pays for and must add up to the amount;
     `receipts` are files checked by payouts.receipts.check_receipt. A request on an account
-    that is not verified yet is put on hold until it is (the organizer is told why).
+    that is not verified yet is put on hold until it is (the organizer is told why). The
+    result's `created` is False when it is the same request made moments ago (same amount and
+    note, within DUPLICATE_REQUEST_WINDOW): two submits of one form make one request, since
+    both run under the campaign's lock.
     """
     from payouts.receipts import MAX_RECEIPTS_PER_PAYOUT
 
@@ -264,6 +270,21 @@ def request_payout(
         )
     with transaction.atomic():
         locked = _lock_campaign(campaign)
+        # The same form sent twice (a double click, a resend): the first request, once.
+        duplicate = (
+            Payout.objects.filter(
+                campaign=locked,
+                requested_by=by,
+                amount_minor=amount_minor,
+                note=note,
+                requested_at__gte=now - DUPLICATE_REQUEST_WINDOW,
+            )
+            .order_by("-requested_at")
+            .first()
+        )
+        if duplicate is not None:
+            duplicate.created = False
+            return duplicate
         if locked.status not in PAYABLE_CAMPAIGN_STATUSES:
             raise PayoutError(_campaign_not_payable(locked), code="campaign_not_payable")
         if currency != locked.currency:
@@ -320,6 +341,7 @@ def request_payout(
         elif has_open_dispute(locked.pk):
             hold_payouts(locked.pk)
         payout.refresh_from_db()
+    payout.created = True
     return payout
 
 
@@ -402,9 +424,10 @@ def _checked_allocations(campaign, allocations, amount_minor):
 # --- review ----------------------------------------------------------------------------------
 
 
-def approval_problems(payout, member, *, now=None):
+def approval_problems(payout, member, *, now=None, two_factor_session=None):
     """Why `member` may not approve `payout` now ([] when they may): the permission,
-    two-factor enrolment, the four-eyes rule and the review window."""
+    two-factor (enrolled, and, when the caller knows, this session passed it:
+    `two_factor_session`), the four-eyes rule and the review window."""
     from members.two_factor import is_enrolled
 
     now = now or timezone.now()
@@ -414,6 +437,10 @@ def approval_problems(payout, member, *, now=None):
         return problems
     if not is_enrolled(member):
         problems.append(_("Approving payouts needs two-factor authentication: enrol first."))
+    elif two_factor_session is False:
+        problems.append(
+            _("Enter a code from your authenticator app in this session, then approve.")
+        )
     campaign = payout.campaign
     if campaign.organizer_id == member.pk or (
         Collaborator.objects.filter(campaign=campaign, member=member).exists()
@@ -429,20 +456,47 @@ def approval_problems(payout, member, *, now=None):
                 "Supporters can raise concerns until %(ends)s. Approve after that, or waive "
                 "the review window with a reason."
             )
-            % {"ends": timezone.localtime(payout.review_window_ends_at).strftime("%d %b %Y %H:%M")}
+            % {
+                "ends": date_format(
+                    timezone.localtime(payout.review_window_ends_at), "DATETIME_FORMAT"
+                )
+            }
         )
     return problems
 
 
-def approve_payout(payout, *, by, note="", bank_reference="", now=None):
+def destination_problem(payout, account):
+    """Why the payout's money cannot go where it was asked to go now (None if it can): the
+    organizer's account must still be the one named at the request, and verified."""
+    if account is None:
+        return _("The organizer has no payout account any more.")
+    if payout.method == PayoutAccount.Method.STRIPE_CONNECT:
+        if account.stripe_account_id != payout.destination:
+            return _("The organizer's Stripe account is not the one this payout was asked for.")
+        if verification_of(account) != Verification.VERIFIED:
+            return _("The organizer's payout account is not verified: hold the payout until it is.")
+        return None
+    if account.method != PayoutAccount.Method.BANK_TRANSFER or (
+        account.destination_label != payout.destination
+    ):
+        return _(
+            "The organizer's bank account changed since this request: reject it and ask for a "
+            "new request to the new account."
+        )
+    return None
+
+
+def approve_payout(payout, *, by, note="", bank_reference="", now=None, two_factor_session=None):
     """Approve the payout: the money is reserved in the ledger and, for Connect, a transfer
     task is sent after commit; a bank transfer the approver has made is recorded as paid with
-    its bank reference. Approving twice (a double click, two admins) approves once."""
+    its bank reference. Approving twice (a double click, two admins) approves once.
+    `two_factor_session`: whether the approver's session passed two-factor (the admin knows;
+    False refuses, audited like every refusal)."""
     now = now or timezone.now()
     bank_reference = (bank_reference or "").strip()
 
     def guard(locked):
-        problems = approval_problems(locked, by, now=now)
+        problems = approval_problems(locked, by, now=now, two_factor_session=two_factor_session)
         if problems:
             raise ApprovalRefused(" ".join(problems))
         if locked.method == PayoutAccount.Method.BANK_TRANSFER and not bank_reference:
@@ -450,13 +504,9 @@ def approve_payout(payout, *, by, note="", bank_reference="", now=None):
                 _("Make the bank transfer first, then record its reference here."),
                 field="bank_reference",
             )
-        account = payout_account_for(locked.campaign.organizer)
-        if locked.method == PayoutAccount.Method.STRIPE_CONNECT and (
-            account is None or not account.is_verified
-        ):
-            raise ApprovalRefused(
-                _("The organizer's payout account is not verified: hold the payout until it is.")
-            )
+        problem = destination_problem(locked, payout_account_for(locked.campaign.organizer))
+        if problem:
+            raise ApprovalRefused(problem)
         from payouts.disputes import has_open_dispute
 
         if has_open_dispute(locked.campaign_id):
@@ -630,9 +680,9 @@ def release_payout(payout, *, by, note=""):
 
     def guard(locked):
         if locked.hold_kind == Payout.HoldKind.ACCOUNT_UNVERIFIED:
-            account = payout_account_for(locked.campaign.organizer)
-            if account is None or not account.is_verified:
-                raise PayoutError(_("The payout account is still not verified."))
+            problem = destination_problem(locked, payout_account_for(locked.campaign.organizer))
+            if problem:
+                raise PayoutError(problem)
 
     return transition(
         payout,
@@ -675,8 +725,12 @@ def waive_review_window(payout, *, by, reason, now=None):
 
 
 def _check_reviewer(member):
+    from members.two_factor import is_enrolled
+
     if not member.has_perm("payouts.approve_payout"):
         raise PayoutError(_("You do not hold the permission to review payouts."))
+    if not is_enrolled(member):
+        raise PayoutError(_("Reviewing payouts needs two-factor authentication: enrol first."))
 
 
 def _required_reason(reason):

@@ -7,12 +7,10 @@ next to the field it names (or in a message); NotPermitted and campaigns the mem
 help organize are a 404; a co-organizer asking for a payout gets a 403 that says why.
 """
 
-from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -31,9 +29,6 @@ from payouts.selectors import payout_breakdown, payouts_for
 from payouts.transparency import MONEY_PAGE_STATUSES
 
 Verification = PayoutAccount.Verification
-# A second identical request within this time is the same form sent twice (a double click, a
-# reload of the POST): it is not made again.
-DUPLICATE_REQUEST_WINDOW = timedelta(minutes=1)
 WHEN = "j M Y, H:i"
 
 
@@ -403,41 +398,6 @@ def _why_no_form(campaign, payout_account, breakdown):
     return None
 
 
-def _request_once(campaign, *, by, form):
-    """(payout, created): request_payout, unless the same request (amount and note) was made
-    by the same member in the last minute, which is then returned.
-
-    The check and the request hold the campaign's row lock that request_payout takes too, so
-    two submits of one form at once run one after the other and the second finds the first.
-    (Simpler than a one-time form token, which would need a column on Payout.)"""
-    data = form.cleaned_data
-    with transaction.atomic():
-        Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
-        duplicate = (
-            Payout.objects.filter(
-                campaign=campaign,
-                requested_by=by,
-                amount_minor=data["amount"],
-                note=data["note"].strip(),
-                requested_at__gte=timezone.now() - DUPLICATE_REQUEST_WINDOW,
-            )
-            .order_by("-requested_at")
-            .first()
-        )
-        if duplicate is not None:
-            return duplicate, False
-        payout = services.request_payout(
-            campaign,
-            by=by,
-            amount_minor=data["amount"],
-            currency=campaign.currency,
-            allocations=form.allocations(),
-            note=data["note"],
-            receipts=data["receipts"],
-        )
-    return payout, True
-
-
 def _window_hours():
     """(the review window's hours as people read them, the number that picks the plural)."""
     hours = float(settings.PAYOUT_REVIEW_WINDOW_HOURS)
@@ -504,7 +464,16 @@ def request_payout(request, pk):
     )
     if request.method == "POST" and form.is_valid():
         try:
-            payout, created = _request_once(campaign, by=request.user, form=form)
+            data = form.cleaned_data
+            payout = services.request_payout(
+                campaign,
+                by=request.user,
+                amount_minor=data["amount"],
+                currency=campaign.currency,
+                allocations=form.allocations(),
+                note=data["note"],
+                receipts=data["receipts"],
+            )
         except NotPermitted:
             raise Http404 from None
         except DomainError as error:
@@ -512,7 +481,7 @@ def request_payout(request, pk):
                 return _only_the_organizer(request, campaign, error.message)
             form.add_domain_error(error)
         else:
-            if created:
+            if payout.created:
                 messages.success(request, _requested_message(payout))
             else:
                 messages.info(request, gettext("This request was already sent: it is below."))

@@ -70,9 +70,13 @@ def small_payouts(campaign, organizer, count):
     seeds = items(campaign)["Seeds"]
     return [
         request_payout(
-            campaign, organizer, amount=1_000, allocations=[services.Allocation(seeds, 1_000)]
+            campaign,
+            organizer,
+            amount=1_000,
+            allocations=[services.Allocation(seeds, 1_000)],
+            note=f"Seeds, part {number}",  # different requests (the same one twice is one)
         )
-        for _ in range(count)
+        for number in range(count)
     ]
 
 

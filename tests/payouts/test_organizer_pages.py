@@ -541,6 +541,7 @@ def test_the_same_form_sent_twice_makes_one_request(client, funded_campaign, org
     assert Payout.objects.count() == 1
 
 
+@pytest.mark.postgres  # row locks and pg_stat_activity
 def test_two_submits_at_once_make_one_request(funded_campaign, organizer):
     """Both submits wait on the campaign's lock (held here), then run one after the other: the
     second finds the first instead of asking again."""
