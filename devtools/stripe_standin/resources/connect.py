@@ -32,10 +32,10 @@ import secrets
 from .. import params
 from ..api import route
 from ..errors import bad_value, invalid, missing
-from ..params import METADATA, amount, require, take
+from ..params import ANY, METADATA, amount, require, take
 from ..state import new_id
 from . import balance, search
-from .common import list_answer, take_list
+from .common import created_bounds, created_matches, list_answer, take_list
 
 # --- constants --------------------------------------------------------------------------
 
@@ -655,7 +655,8 @@ def update_transfer(call, transfer_id):
 
 @route("GET", "/v1/transfers")
 def list_transfers(call):
-    values = take_list(call, {"destination": str, "transfer_group": str})
+    values = take_list(call, {"destination": str, "transfer_group": str, "created": ANY})
+    bounds = created_bounds(values.get("created"))
     standin = call.standin
     wanted = [key for key in _TRANSFER_FILTERS if key in values]
     if wanted:
@@ -663,6 +664,8 @@ def list_transfers(call):
         items = [item for item in items if all(item[key] == values[key] for key in wanted)]
     else:
         items = standin.all("transfer")
+    if bounds:
+        items = [item for item in items if created_matches(item, bounds)]
     return list_answer("/v1/transfers", items, values)
 
 

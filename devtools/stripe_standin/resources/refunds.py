@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from ..api import expandable, route
 from ..errors import invalid
-from ..params import METADATA, amount, take
+from ..params import ANY, METADATA, amount, take
 from ..state import new_id
 from . import balance, disputes, search
-from .common import list_answer, take_list
+from .common import created_bounds, created_matches, list_answer, take_list
 
 # Currencies without minor units (Stripe's list), written without decimals.
 ZERO_DECIMAL = frozenset(
@@ -116,7 +116,8 @@ def update(call, refund_id):
 
 @route("GET", "/v1/refunds")
 def list_refunds(call):
-    values = take_list(call, {"charge": str, "payment_intent": str})
+    values = take_list(call, {"charge": str, "payment_intent": str, "created": ANY})
+    bounds = created_bounds(values.get("created"))
     standin = call.standin
     if "charge" in values:
         items = refunds_of(standin, standin.get("charge", values["charge"], param="charge")["id"])
@@ -124,6 +125,8 @@ def list_refunds(call):
         items = standin.all("refund")
     if "payment_intent" in values:
         items = [item for item in items if item["payment_intent"] == values["payment_intent"]]
+    if bounds:
+        items = [item for item in items if created_matches(item, bounds)]
     return list_answer("/v1/refunds", items, values)
 
 
