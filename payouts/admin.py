@@ -16,7 +16,12 @@ eyes, two-factor enrolment, the review window) and write the audit rows. The but
 holders of payouts.approve_payout, and approving also needs this session to have passed
 two-factor authentication. The organizer's full IBAN is shown on one page only: the approve
 page of a bank-transfer payout, where the admin makes the transfer.
+
+Refunds are listed read-only too; holders of payouts.refund_pledge refund a collected pledge
+from there ("Refund a pledge": find it, then a confirmation page; RefundAdmin).
 """
+
+import uuid
 
 from django import forms
 from django.contrib import admin, messages
@@ -24,9 +29,9 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db.models import CharField, OuterRef, Subquery, Sum
 from django.db.models.functions import Cast, Coalesce
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
@@ -39,8 +44,17 @@ from core.errors import DomainError
 from core.models import AuditEvent
 from core.money import format_money
 from ledger.models import Account, Entry
-from payouts import selectors, services
-from payouts.models import Payout, PayoutAccount
+from payouts import refunds, selectors, services
+from payouts.models import Payout, PayoutAccount, Refund
+from payouts.refund_views import (
+    RefundForm,
+    is_refundable,
+    paid_out_consequence,
+    refunded_message,
+    why_not_refundable,
+    with_refund_figures,
+)
+from pledges.models import Pledge
 
 Status = Payout.Status
 Method = PayoutAccount.Method
@@ -810,3 +824,251 @@ class PayoutAccountAdmin(ReadOnlyAdmin):
     @admin.display(description=_("requirements due"))
     def requirements(self, account):
         return ", ".join(account.requirements_due) or "—"
+
+
+# --- refunds --------------------------------------------------------------------------------
+REFUND_PERMISSION = "payouts.refund_pledge"
+FOUND_PLEDGES_SHOWN = 50
+
+
+def pledges_matching(query):
+    """Pledges whose money was taken, found by their public id or their supporter's email."""
+    taken = Pledge.objects.filter(status__in=Pledge.TAKEN_STATUSES)
+    try:
+        return taken.filter(public_id=uuid.UUID(query))
+    except ValueError:
+        return taken.filter(supporter__email__iexact=query)
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdmin):
+    """Refunds, read-only, and the one way to make one from the admin: "Refund a pledge" on the
+    list finds a pledge (by its public id or its supporter's email) and opens its confirmation
+    page, which calls payouts.refunds.refund_pledge with by=request.user.
+
+    Refunding is for holders of payouts.refund_pledge (who may see the refunds too) and needs
+    this session to have passed two-factor authentication: the admin's middleware asks holders
+    for a code, and the page refuses on its own as well. A view on this admin rather than a
+    proxy model of collected pledges: no model, no migration, and pledges.admin stays free of
+    payouts (pledges sits below payouts)."""
+
+    change_list_template = "admin/payouts/refund_change_list.html"
+    list_display = [
+        "created_at",
+        "campaign_title",
+        "supporter",
+        "amount",
+        "status",
+        "refunded_by",
+        "provider_refund_id",
+        "reversed",
+    ]
+    list_filter = ["status", ("pledge__campaign", admin.RelatedOnlyFieldListFilter)]
+    search_fields = [
+        "^public_id",
+        "^pledge__public_id",
+        "pledge__supporter__email",
+        "=provider_refund_id",
+    ]
+    list_select_related = ["pledge__campaign", "pledge__supporter", "requested_by"]
+    fields = [
+        "public_id",
+        "pledge_summary",
+        "campaign_title",
+        "supporter",
+        "amount",
+        "status",
+        "reason",
+        "refunded_by",
+        "provider_refund_id",
+        "failure_message",
+        "reversed",
+        "created_at",
+        "finished_at",
+    ]
+    readonly_fields = fields
+
+    def has_refund_permission(self, request):
+        return request.user.has_perm(REFUND_PERMISSION)
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) or self.has_refund_permission(request)
+
+    def get_urls(self):
+        # Before the model's own URLs: "<path:object_id>/" would take these.
+        return [
+            path(
+                "refund_pledge/",
+                self.admin_site.admin_view(self.find_pledge_view),
+                name="payouts_refund_find_pledge",
+            ),
+            path(
+                "refund_pledge/<uuid:pledge_public_id>/",
+                self.admin_site.admin_view(self.refund_pledge_view),
+                name="payouts_refund_pledge",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_refund": self.has_refund_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+    # --- finding a pledge and refunding it ---
+    def _refund_page(self, request, template, **context):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": Refund._meta,
+            "changelist_url": reverse("admin:payouts_refund_changelist"),
+            "find_url": reverse("admin:payouts_refund_find_pledge"),
+            **context,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, template, context)
+
+    def find_pledge_view(self, request):
+        """A pledge by its public id or its supporter's email, each with a Refund link."""
+        if not self.has_refund_permission(request):
+            raise PermissionDenied
+        query = request.GET.get("q", "").strip()[:254]
+        found = []
+        if query:
+            pledges = with_refund_figures(
+                pledges_matching(query).select_related("campaign", "supporter")
+            ).order_by("-collected_at", "-id")
+            found = [
+                {"pledge": pledge, "can_refund": is_refundable(pledge)}
+                for pledge in pledges[:FOUND_PLEDGES_SHOWN]
+            ]
+        return self._refund_page(
+            request,
+            "admin/payouts/refund_find_pledge.html",
+            title=gettext("Refund a pledge"),
+            query=query,
+            found=found,
+            shown_at_most=FOUND_PLEDGES_SHOWN,
+        )
+
+    def refund_pledge_view(self, request, pledge_public_id):
+        """The confirmation page of one pledge's refund; POST makes it (refund_pledge)."""
+        if not self.has_refund_permission(request):
+            raise PermissionDenied
+        pledge = get_object_or_404(
+            with_refund_figures(
+                Pledge.objects.select_related("campaign__organizer", "supporter").filter(
+                    status__in=Pledge.TAKEN_STATUSES
+                )
+            ),
+            public_id=pledge_public_id,
+        )
+        why_not = why_not_refundable(pledge)
+        form = RefundForm(
+            _posted(request),
+            pledge=pledge,
+            refundable_minor=pledge.refundable_minor if is_refundable(pledge) else 0,
+        )
+        passed_two_factor = session_passed_two_factor(request)
+        if request.method == "POST":
+            if not passed_two_factor:
+                self.message_user(
+                    request,
+                    gettext(
+                        "Refunding needs a code from your authenticator app in this session: "
+                        "enter one, then submit again. Nothing was refunded."
+                    ),
+                    messages.ERROR,
+                )
+            elif why_not:
+                self.message_user(request, why_not, messages.ERROR)
+            elif form.is_valid():
+                try:
+                    made = refunds.refund_pledge(
+                        pledge,
+                        by=request.user,
+                        reason=form.cleaned_data["reason"],
+                        amount_minor=form.cleaned_data["amount"],
+                    )
+                except refunds.RefundInterrupted as error:
+                    self.message_user(request, error.message, messages.WARNING)
+                    pending = pledge.refunds.filter(status=Refund.Status.PENDING).first()
+                    if pending is None:  # pragma: no cover - the claim wrote it before the call
+                        return redirect("admin:payouts_refund_changelist")
+                    return redirect("admin:payouts_refund_change", pending.pk)
+                except DomainError as error:
+                    self.message_user(request, error.message, messages.ERROR)
+                    if error.field not in form.fields:
+                        return redirect(request.path)
+                    form.add_error(error.field, error.message)
+                else:
+                    level, text = refunded_message(made, str(pledge.supporter))
+                    self.message_user(request, text, level)
+                    return redirect("admin:payouts_refund_change", made.pk)
+        breakdown = selectors.payout_breakdown(pledge.campaign)
+        return self._refund_page(
+            request,
+            "admin/payouts/refund_pledge.html",
+            title=gettext("Refund a pledge: %(amount)s from %(supporter)s")
+            % {
+                "amount": format_money(pledge.collected_minor, pledge.currency),
+                "supporter": pledge.supporter,
+            },
+            pledge=pledge,
+            why_not=why_not,
+            form=form,
+            media=self.media + form.media,
+            passed_two_factor=passed_two_factor,
+            two_factor_url=two_factor_url(request),
+            breakdown=breakdown,
+            paid_out_consequence=paid_out_consequence(breakdown),
+            earlier_refunds=list(pledge.refunds.select_related("requested_by").order_by("id")),
+            pledge_url=_pledge_admin_url(pledge),
+        )
+
+    # --- columns and read-only displays ---
+    @admin.display(description=_("campaign"), ordering="pledge__campaign__title")
+    def campaign_title(self, refund):
+        return refund.pledge.campaign.title
+
+    @admin.display(description=_("supporter"), ordering="pledge__supporter__email")
+    def supporter(self, refund):
+        supporter = refund.pledge.supporter
+        return (
+            f"{supporter.display_name} <{supporter.email}>"
+            if supporter.display_name
+            else (supporter.email)
+        )
+
+    @admin.display(description=_("amount"), ordering="amount_minor")
+    def amount(self, refund):
+        return format_money(refund.amount_minor, refund.currency)
+
+    @admin.display(description=_("refunded by"), ordering="requested_by__email")
+    def refunded_by(self, refund):
+        return refund.requested_by or gettext("At the payment provider")
+
+    @admin.display(description=_("reversed from payouts"), ordering="reversed_minor")
+    def reversed(self, refund):
+        if not refund.reversed_minor:
+            return "—"
+        return format_money(refund.reversed_minor, refund.currency)
+
+    @admin.display(description=_("pledge"))
+    def pledge_summary(self, refund):
+        pledge = refund.pledge
+        label = gettext("%(amount)s, %(status)s (%(id)s)") % {
+            "amount": format_money(pledge.amount_minor, pledge.currency),
+            "status": pledge.get_status_display().lower(),
+            "id": pledge.public_id,
+        }
+        url = _pledge_admin_url(pledge)
+        return format_html('<a href="{}">{}</a>', url, label) if url else label
+
+
+def _pledge_admin_url(pledge):
+    try:
+        return reverse("admin:pledges_pledge_change", args=[pledge.pk])
+    except NoReverseMatch:  # pragma: no cover - pledges.admin is installed with the site
+        return None

@@ -5,6 +5,7 @@ Money pages and platform totals (public_views), supporters' concerns (concern_vi
 from django.urls import path
 
 from payouts import concern_views, public_views, receipt_views, views
+from payouts.refund_views import refund, refunds_list
 
 app_name = "payouts"
 urlpatterns = [
@@ -24,6 +25,13 @@ urlpatterns = [
     path("payouts/account/use-stripe/", views.use_stripe, name="use_stripe"),
     path("campaigns/<int:pk>/payouts/", views.campaign_payouts, name="campaign"),
     path("campaigns/<int:pk>/payouts/request/", views.request_payout, name="request"),
+    # Refunds of the campaign's own supporters (refund_views)
+    path("campaigns/<int:pk>/payouts/refunds/", refunds_list, name="refunds"),
+    path(
+        "campaigns/<int:pk>/payouts/refunds/<uuid:pledge_public_id>/",
+        refund,
+        name="refund",
+    ),
     # Receipts
     path(
         "payouts/<uuid:public_id>/receipts/<int:receipt_id>/",
