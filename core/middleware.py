@@ -35,9 +35,16 @@ class ContentSecurityPolicyMiddleware:
         return response
 
 
+# Stripe's hosted Connect onboarding: the "Set up payouts" form redirects there, and browsers
+# apply form-action to a form's redirects too.
+STRIPE_CONNECT_ORIGIN = "https://connect.stripe.com"
+
+
 def build_policy(stripe_js_url, stripe_api_base, extra_origins):
     stripe = " ".join(sorted(filter(None, {_origin(stripe_js_url), _origin(stripe_api_base)})))
     extra = " ".join(extra_origins)
+    # The stand-in serves its hosted onboarding page from the API's origin.
+    forms = " ".join(sorted(filter(None, {STRIPE_CONNECT_ORIGIN, _origin(stripe_api_base)})))
     return "; ".join(
         [
             "default-src 'self'",
@@ -50,7 +57,7 @@ def build_policy(stripe_js_url, stripe_api_base, extra_origins):
             "font-src 'self'",
             "object-src 'none'",
             "base-uri 'self'",
-            "form-action 'self'",
+            f"form-action 'self' {forms}",
             "frame-ancestors 'none'",
         ]
     )

@@ -447,6 +447,15 @@ class PaymentGateway(Protocol):
         other installations' refunds included: match them by PaymentIntent or metadata."""
         ...
 
+    def retrieve_refund(self, refund_id: str) -> Refund:
+        """The refund as it is now (a pending one finishes later)."""
+        ...
+
+    def find_refunds(self, *, payment_intent: str) -> list[Refund]:
+        """The refunds of one PaymentIntent, newest first ([] when none): to find a refund
+        whose answer was lost by the metadata we put on it, before asking for it again."""
+        ...
+
     # --- Stripe Connect: organizers' payout accounts and transfers to them ----------------
     # Each raises ConnectUnavailable where the provider has no Connect (localstripe).
 

@@ -302,6 +302,19 @@ class StripeGateway:
             ).to_dict()
         return _refund(refund)
 
+    def retrieve_refund(self, refund_id):
+        with _translated_errors():
+            return _refund(self._v1.refunds.retrieve(refund_id).to_dict())
+
+    def find_refunds(self, *, payment_intent):
+        if not payment_intent:
+            raise ValueError("find_refunds needs a PaymentIntent id")
+        with _translated_errors():
+            page = self._v1.refunds.list(
+                params={"payment_intent": payment_intent, "limit": _PAGE_SIZE}
+            )
+            return [_refund(item.to_dict()) for item in page.auto_paging_iter()]
+
     def list_refunds(self, *, created_gte=None):
         since = None
         params: dict[str, Any] = {"limit": _PAGE_SIZE}

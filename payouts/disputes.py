@@ -33,6 +33,7 @@ from pledges.models import PaymentAttempt, Pledge
 logger = logging.getLogger(__name__)
 
 Kind = LedgerTransaction.Kind
+CLOSED_PROVIDER_STATUSES = ("won", "lost", "warning_closed")
 OPEN_PROVIDER_STATUSES = (
     "warning_needs_response",
     "warning_under_review",
@@ -54,7 +55,7 @@ def has_open_dispute(campaign_id):
 @register("charge.dispute.created", "charge.dispute.funds_withdrawn", "charge.dispute.updated")
 def dispute_changed(event):
     dispute = event.data_object
-    if dispute.get("status") in ("won", "lost"):
+    if dispute.get("status") in CLOSED_PROVIDER_STATUSES:
         close_dispute(dispute)
     else:
         open_dispute(dispute)
@@ -63,7 +64,7 @@ def dispute_changed(event):
 @register("charge.dispute.closed", "charge.dispute.funds_reinstated")
 def dispute_closed(event):
     dispute = event.data_object
-    if dispute.get("status") in ("won", "lost"):
+    if dispute.get("status") in CLOSED_PROVIDER_STATUSES:
         close_dispute(dispute)
     elif event.type == "charge.dispute.closed":
         logger.warning("dispute %s closed with status %s", dispute.get("id"), dispute.get("status"))
@@ -78,6 +79,10 @@ def _pledge_of(dispute):
     if attempt is None and isinstance(charge, str) and charge:
         attempt = attempts.filter(charge_id=charge).first()
     if attempt is None:
+        # Not one of ours — or ours, charged by a worker that died before recording the
+        # PaymentIntent's id: while any attempt waits for its answer, try again later.
+        if PaymentAttempt.objects.filter(status__in=PaymentAttempt.UNSETTLED_STATUSES).exists():
+            raise DisputeTooEarly(f"{dispute.get('id')}: no attempt has {payment_intent} yet")
         return None
     if attempt.status != PaymentAttempt.Status.SUCCEEDED:
         raise DisputeTooEarly(f"{dispute.get('id')}: attempt {attempt.pk} is {attempt.status}")
@@ -91,7 +96,8 @@ def _withdrawn(dispute):
         if isinstance(movement, dict) and (movement.get("amount") or 0) < 0:
             amount += -movement["amount"]
             fee += movement.get("fee") or 0
-    return (amount or int(dispute.get("amount") or 0)), fee
+    # Only what the provider withdrew: an inquiry (warning_*) withdraws nothing.
+    return amount, fee
 
 
 def _reinstated(dispute):
@@ -117,18 +123,17 @@ def open_dispute(dispute):
         return None
     existing = Dispute.objects.filter(provider_dispute_id=dispute_id).first()
     if existing is not None:
+        if existing.status == Dispute.Status.OPEN:
+            _post_withdrawn(existing, existing.pledge, dispute)  # funds_withdrawn after created
         return existing
     pledge = _pledge_of(dispute)
     if pledge is None:
         return None  # not one of our charges
     if pledge.status not in (*Pledge.REFUNDABLE_STATUSES, Pledge.Status.REFUNDED):
         raise DisputeTooEarly(f"{dispute_id}: pledge {pledge.pk} is {pledge.status}")
-    amount, fee = _withdrawn(dispute)
     opened = Dispute.objects.create(
         pledge=pledge,
         provider_dispute_id=dispute_id,
-        amount_minor=amount,
-        fee_minor=fee,
         currency=pledge.currency,
         reason=str(dispute.get("reason") or "")[:64],
         opened_at=_time(dispute.get("created")),
@@ -136,35 +141,50 @@ def open_dispute(dispute):
     record(opened, action="dispute:opened", to_status=Dispute.Status.OPEN, note=opened.reason)
     if pledge.status != Pledge.Status.REFUNDED:
         transition(pledge, Pledge.Status.DISPUTED, note=dispute_id)
+    _post_withdrawn(opened, pledge, dispute)
+    hold_payouts(pledge.campaign_id)
+    return opened
+
+
+def _post_withdrawn(found, pledge, dispute):
+    """Post what the provider withdrew for the dispute (once each: the amount, the fee), as
+    its balance transactions say; a later event may bring them (funds_withdrawn after
+    created, an inquiry that became a chargeback)."""
+    amount, fee = _withdrawn(dispute)
     campaign_account = ledger_accounts.campaign_account(pledge.campaign_id, pledge.currency)
     source = {
         "campaign_id": pledge.campaign_id,
         "pledge_id": pledge.pk,
-        "occurred_at": opened.opened_at,
-        "provider_object_id": dispute_id,
+        "occurred_at": found.opened_at,
+        "provider_object_id": found.provider_dispute_id,
     }
-    if amount:
+    posted = {}
+    if amount and not found.amount_minor:
         ledger.transfer(
             Kind.DISPUTE,
             from_account=campaign_account,
             to_account=ledger_accounts.external_card(pledge.currency),
             amount_minor=amount,
-            key=f"dispute:{dispute_id}",
+            key=f"dispute:{found.provider_dispute_id}",
             memo="Disputed by the supporter's bank: held back",
             **source,
         )
-    if fee:
+        posted["amount_minor"] = amount
+    if fee and not found.fee_minor:
         ledger.transfer(
             Kind.DISPUTE_FEE,
             from_account=campaign_account,
             to_account=ledger_accounts.processor_fees(pledge.currency),
             amount_minor=fee,
-            key=f"dispute_fee:{dispute_id}",
+            key=f"dispute_fee:{found.provider_dispute_id}",
             memo="The payment provider's dispute fee",
             **source,
         )
-    hold_payouts(pledge.campaign_id)
-    return opened
+        posted["fee_minor"] = fee
+    if posted:
+        Dispute.objects.filter(pk=found.pk).update(**posted)
+        for name, value in posted.items():
+            setattr(found, name, value)
 
 
 def close_dispute(dispute):
@@ -174,18 +194,18 @@ def close_dispute(dispute):
         found = open_dispute({**dispute, "status": "needs_response"})
         if found is None:
             return None
-    status = Dispute.Status.WON if dispute.get("status") == "won" else Dispute.Status.LOST
+    # An inquiry closed without a chargeback (warning_closed) ends like a dispute won.
+    won = dispute.get("status") in ("won", "warning_closed")
+    status = Dispute.Status.WON if won else Dispute.Status.LOST
     closed = transition(found, status, note=dispute_id, updates={"closed_at": timezone.now()})
     if not closed.moved:
         return closed
     pledge = Pledge.objects.get(pk=closed.pledge_id)
     if status == Dispute.Status.WON:
         _post_reinstated(closed, pledge, dispute)
-        back = (
-            Pledge.Status.PARTIALLY_REFUNDED
-            if pledge.refunds.filter(status="succeeded").exists()
-            else Pledge.Status.COLLECTED
-        )
+        from payouts.refunds import status_after_refunds
+
+        back = status_after_refunds(pledge)
         if pledge.status == Pledge.Status.DISPUTED:
             transition(pledge, back, note=_("Dispute won: %(id)s") % {"id": dispute_id})
     elif pledge.status == Pledge.Status.DISPUTED:

@@ -149,6 +149,10 @@ class Payout(models.Model):
     method = models.CharField(_("method"), max_length=20, choices=PayoutAccount.Method)
     # acct_… for Connect, the masked IBAN for a bank transfer: fixed when requested.
     destination = models.CharField(_("destination"), max_length=255, blank=True)
+    # A bank transfer's full IBAN and holder as they were when requested: what the approving
+    # admin pays (never shown on a public page), and compared with the account at approval.
+    bank_iban = models.CharField(_("IBAN requested to"), max_length=34, blank=True)
+    bank_account_holder = models.CharField(_("account holder"), max_length=140, blank=True)
     note = models.TextField(_("what the money is for"), max_length=2000)
     requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
     review_window_ends_at = models.DateTimeField(_("review window ends at"))
@@ -380,6 +384,8 @@ class Refund(models.Model):
         help_text=_("Empty for a refund made at the provider (its dashboard)."),
     )
     provider_refund_id = models.CharField(_("provider refund"), max_length=255, blank=True)
+    # When the provider was first asked (then a retry looks for what it made before asking).
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     failure_message = models.TextField(_("failure"), blank=True)
     # What was taken back from the organizer's Connect transfers for this refund.
     reversed_minor = models.PositiveBigIntegerField(_("transfer reversed (minor units)"), default=0)
@@ -432,7 +438,8 @@ class Dispute(models.Model):
         verbose_name=_("pledge"),
     )
     provider_dispute_id = models.CharField(_("provider dispute"), max_length=255, unique=True)
-    amount_minor = models.PositiveBigIntegerField(_("amount (minor units)"))
+    # What the provider withdrew (0 for an inquiry, which withdraws nothing).
+    amount_minor = models.PositiveBigIntegerField(_("amount withdrawn (minor units)"), default=0)
     fee_minor = models.PositiveBigIntegerField(_("dispute fee (minor units)"), default=0)
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
     status = models.CharField(
@@ -450,3 +457,45 @@ class Dispute(models.Model):
 
     def __str__(self):
         return self.provider_dispute_id
+
+
+class PayoutReversal(models.Model):
+    """Money taken back from a paid Connect payout's transfer for a refund: claimed (with its
+    amount, fixed under the campaign's lock) before the provider is called, so a retry asks
+    for the same reversal under the same key and two refunds never take the same money back."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Being reversed")
+        SUCCEEDED = "succeeded", _("Reversed")
+        FAILED = "failed", _("Failed")
+
+    TRANSITIONS = {Status.PENDING: {Status.SUCCEEDED, Status.FAILED}}
+
+    refund = models.ForeignKey(
+        Refund, on_delete=models.PROTECT, related_name="reversals", verbose_name=_("refund")
+    )
+    payout = models.ForeignKey(
+        Payout, on_delete=models.PROTECT, related_name="reversals", verbose_name=_("payout")
+    )
+    amount_minor = models.PositiveBigIntegerField(_("amount (minor units)"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status, default=Status.PENDING, db_index=True
+    )
+    provider_reversal_id = models.CharField(_("provider reversal"), max_length=255, blank=True)
+    failure_message = models.TextField(_("failure"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("transfer reversal")
+        verbose_name_plural = _("transfer reversals")
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_minor__gt=0), name="payout_reversal_amount_positive"
+            ),
+            models.UniqueConstraint(fields=["refund", "payout"], name="payout_reversal_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.amount_minor} from payout {self.payout_id} for refund {self.refund_id}"

@@ -25,11 +25,12 @@ import logging
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns import page_cache
+from campaigns.models import Campaign
 from core.emails import queue_email
 from core.errors import NotPermitted
 from core.models import record
@@ -42,7 +43,7 @@ from ledger.models import Account
 from ledger.models import Transaction as LedgerTransaction
 from payments.gateway import PaymentProviderError, get_gateway, idempotency_key
 from payouts.errors import PayoutError
-from payouts.models import Payout, PayoutAccount, Refund
+from payouts.models import Payout, PayoutAccount, PayoutReversal, Refund
 from pledges.models import PaymentAttempt, Pledge
 
 logger = logging.getLogger(__name__)
@@ -126,6 +127,8 @@ def _claim(pledge, *, by, reason, amount_minor):
                 raise PayoutError(_("Only a collected pledge can be refunded."))
             left = refundable_minor(locked)
             amount = left if amount_minor is None else amount_minor
+            if not by.has_perm("payouts.refund_pledge") and isinstance(amount, int):
+                _check_covered(locked, amount)
             if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
                 raise PayoutError(_("Enter an amount of more than zero."), field="amount")
             if amount > left:
@@ -155,6 +158,39 @@ def _claim(pledge, *, by, reason, amount_minor):
     return refund
 
 
+def coverable_minor(campaign_id):
+    """What refunds of the campaign can be paid from without the platform's money: its
+    account's balance and what its paid Connect transfers could still give back."""
+    balance = ledger_selectors.campaign_balances(campaign_id)[Account.Kind.CAMPAIGN]
+    reversible = 0
+    paid = Payout.objects.filter(
+        campaign_id=campaign_id,
+        status=Payout.Status.PAID,
+        method=PayoutAccount.Method.STRIPE_CONNECT,
+    ).exclude(transfer_id="")
+    for payout in paid:
+        pending = payout.reversals.filter(status=PayoutReversal.Status.PENDING).aggregate(
+            total=Sum("amount_minor")
+        )["total"]
+        reversible += max(0, payout.amount_minor - _reversed_in_ledger(payout) - (pending or 0))
+    return max(0, balance) + reversible
+
+
+def _check_covered(pledge, amount):
+    """An organizer's refund may not spend money the campaign no longer holds (after a bank
+    payout, say): that refund is the platform team's decision."""
+    covered = coverable_minor(pledge.campaign_id)
+    if amount > covered:
+        raise PayoutError(
+            _(
+                "The campaign holds %(covered)s that a refund can come from now: a larger "
+                "refund needs the platform team, who will contact you about the difference."
+            )
+            % {"covered": format_money(covered, pledge.currency)},
+            field="amount",
+        )
+
+
 def refund_key(refund):
     return idempotency_key("refund", refund.public_id)
 
@@ -167,12 +203,22 @@ def send_refund(refund, *, gateway=None, now=None):
         return refund
     payment_intent_id = _paid_payment_intent(refund.pledge)
     try:
-        made = gateway.refund(
-            payment_intent_id,
-            refund.amount_minor,
-            refund_key(refund),
-            metadata={"refund_id": str(refund.public_id), "pledge": str(refund.pledge.public_id)},
-        )
+        # Asked before (an answer lost, a pending refund): look it up, never ask again — the
+        # provider forgets idempotency keys after a day, and a second partial refund would be
+        # a second refund.
+        made = _made_already(refund, payment_intent_id, gateway)
+        if made is None:
+            if refund.sent_at is None:
+                Refund.objects.filter(pk=refund.pk).update(sent_at=timezone.now())
+            made = gateway.refund(
+                payment_intent_id,
+                refund.amount_minor,
+                refund_key(refund),
+                metadata={
+                    "refund_id": str(refund.public_id),
+                    "pledge": str(refund.pledge.public_id),
+                },
+            )
     except PaymentProviderError as error:
         if error.retryable:
             logger.warning("refund %s: provider unreachable: %s", refund.pk, error.detail)
@@ -181,6 +227,19 @@ def send_refund(refund, *, gateway=None, now=None):
             ) from error
         return record_refund_failed(refund, error=error.message)
     return record_refund(refund, provider_refund_id=made.id, status=made.status, now=now)
+
+
+def _made_already(refund, payment_intent_id, gateway):
+    """The provider's refund for this Refund if it made one: by its id once we know it, else
+    by the metadata we put on it."""
+    if refund.provider_refund_id:
+        return gateway.retrieve_refund(refund.provider_refund_id)
+    if refund.sent_at is None:
+        return None  # never asked: nothing to find
+    for made in gateway.find_refunds(payment_intent=payment_intent_id):
+        if made.metadata.get("refund_id") == str(refund.public_id):
+            return made
+    return None
 
 
 def _paid_payment_intent(pledge):
@@ -199,8 +258,12 @@ def record_refund(refund, *, provider_refund_id, status, now=None):
     if status != "succeeded":
         if provider_refund_id and not refund.provider_refund_id:
             Refund.objects.filter(pk=refund.pk).update(provider_refund_id=provider_refund_id)
+            refund.provider_refund_id = provider_refund_id
         return refund
     with transaction.atomic():
+        # The campaign's lock: approvals read its balance under it, so a refund and an
+        # approval never both count the same money.
+        Campaign.objects.select_for_update(no_key=True).get(pk=refund.pledge.campaign_id)
         done = transition(
             refund,
             Refund.Status.SUCCEEDED,
@@ -213,9 +276,11 @@ def record_refund(refund, *, provider_refund_id, status, now=None):
         pledge = Pledge.objects.select_for_update().get(pk=refund.pledge_id)
         _post_refund(done, pledge, now)
         _move_pledge(pledge, done)
-        # Paid-out money is taken back in a task: a webhook handler must not call the provider.
-        refund_id = done.pk
-        transaction.on_commit(lambda: _reverse_later(refund_id))
+        # Paid-out money is taken back in a task (a webhook handler must not call the
+        # provider); what it takes back is claimed now, under the campaign's lock.
+        if plan_reversals(done):
+            refund_id = done.pk
+            transaction.on_commit(lambda: _reverse_later(refund_id), robust=True)
     transaction.on_commit(lambda: page_cache.forget(pledge.campaign), robust=True)
     return Refund.objects.get(pk=done.pk)
 
@@ -286,10 +351,27 @@ def _platform_fee_share(pledge, refund):
     return max(0, owed_back - given_back)
 
 
-def _move_pledge(pledge, refund):
+def status_after_refunds(pledge):
+    """refunded when nothing is left, partially_refunded when some was given back, else
+    collected (what a pledge returns to when a dispute closes in its favour)."""
     left = refundable_minor(pledge)
-    to = Pledge.Status.REFUNDED if left == 0 else Pledge.Status.PARTIALLY_REFUNDED
+    if left == 0:
+        return Pledge.Status.REFUNDED
+    if refunded_minor(pledge, pending=False):
+        return Pledge.Status.PARTIALLY_REFUNDED
+    return Pledge.Status.COLLECTED
+
+
+def _move_pledge(pledge, refund):
     note = f"{format_money(refund.amount_minor, refund.currency)} ({refund.provider_refund_id})"
+    if pledge.status == Pledge.Status.DISPUTED:
+        # A refund the provider made before the bank's dispute opened: recorded, and the
+        # pledge stays disputed until the dispute closes (payouts.disputes decides then).
+        record(
+            pledge, action="refund", from_status=pledge.status, to_status=pledge.status, note=note
+        )
+        return
+    to = status_after_refunds(pledge)
     moved = transition(pledge, to, note=note)
     if not moved.moved:
         # partially_refunded again: the helper passes over a move to the current state, and
@@ -298,64 +380,113 @@ def _move_pledge(pledge, refund):
 
 
 # --- taking paid-out money back -------------------------------------------------------------
-def reverse_transfers_for(refund, *, gateway=None):
-    """After a refund, take back from the organizer's Connect transfers what the campaign's
-    account no longer covers (newest payout first), up to the refund's amount."""
-    refund = Refund.objects.select_related("pledge").get(pk=refund.pk)
+def plan_reversals(refund):
+    """Claim, under the campaign's lock (the caller holds it), what this refund takes back from
+    paid Connect transfers: what the campaign's account no longer covers, less what other
+    claims already take back, newest payout first, up to the refund's amount. Returns the
+    new claims (PayoutReversal rows, pending); a refund is planned once."""
+    if refund.reversals.exists():
+        return []
     campaign_id = refund.pledge.campaign_id
-    shortfall = -ledger_selectors.campaign_balances(campaign_id)[Account.Kind.CAMPAIGN]
-    shortfall = min(shortfall, refund.amount_minor - refund.reversed_minor)
-    if shortfall <= 0:
-        return 0
-    gateway = gateway or get_gateway()
+    balance = ledger_selectors.campaign_balances(campaign_id)[Account.Kind.CAMPAIGN]
+    claimed = (
+        PayoutReversal.objects.filter(
+            payout__campaign_id=campaign_id, status=PayoutReversal.Status.PENDING
+        ).aggregate(total=Sum("amount_minor"))["total"]
+        or 0
+    )
+    shortfall = min(-balance - claimed, refund.amount_minor)
+    planned = []
     paid = Payout.objects.filter(
         campaign_id=campaign_id,
         status=Payout.Status.PAID,
         method=PayoutAccount.Method.STRIPE_CONNECT,
     ).exclude(transfer_id="")
-    taken = 0
     for payout in paid.order_by("-paid_at", "-id"):
         if shortfall <= 0:
             break
-        # From the ledger, not the provider's running total: a retry after a lost answer
-        # then asks for the same amount under the same key, and the provider replays it.
-        amount = min(shortfall, payout.amount_minor - _reversed_in_ledger(payout))
+        taken = _reversed_in_ledger(payout) + (
+            payout.reversals.filter(status=PayoutReversal.Status.PENDING).aggregate(
+                total=Sum("amount_minor")
+            )["total"]
+            or 0
+        )
+        amount = min(shortfall, payout.amount_minor - taken)
         if amount <= 0:
             continue
+        planned.append(
+            PayoutReversal.objects.create(refund=refund, payout=payout, amount_minor=amount)
+        )
+        shortfall -= amount
+    return planned
+
+
+def reverse_transfers_for(refund, *, gateway=None):
+    """Make the refund's pending reversal claims at the provider (each under its own key, with
+    the amount fixed when it was claimed, so a retry repeats the same request); returns what
+    was taken back. Raises PaymentProviderError when the provider could not be reached (the
+    task retries, then the payout sweep)."""
+    gateway = gateway or get_gateway()
+    taken = 0
+    claims = PayoutReversal.objects.filter(refund=refund, status=PayoutReversal.Status.PENDING)
+    for claim in claims.select_related("payout", "refund", "refund__pledge"):
         try:
             reversal = gateway.reverse_transfer(
-                payout.transfer_id,
-                amount_minor=amount,
+                claim.payout.transfer_id,
+                amount_minor=claim.amount_minor,
                 idempotency_key=idempotency_key(
-                    "refund", refund.public_id, "reversal", payout.public_id
+                    "refund", claim.refund.public_id, "reversal", claim.payout.public_id
                 ),
-                metadata={"refund_id": str(refund.public_id), "payout_id": str(payout.public_id)},
+                metadata={
+                    "refund_id": str(claim.refund.public_id),
+                    "payout_id": str(claim.payout.public_id),
+                },
             )
         except PaymentProviderError as error:
-            # The balance stays negative; payouts wait until it is covered (approval checks).
-            logger.warning("refund %s: reversing %s failed: %s", refund.pk, payout.pk, error.detail)
-            record(refund, action="refund:reversal_failed", note=f"{payout.transfer_id}: {error}")
-            continue
-        with transaction.atomic():
-            _, created = ledger.transfer(
-                Kind.PAYOUT_REVERSAL,
-                from_account=ledger_accounts.organizer_bank(campaign_id, refund.currency),
-                to_account=ledger_accounts.campaign_account(campaign_id, refund.currency),
-                amount_minor=reversal.amount_minor,
-                key=f"payout_reversal:refund:{refund.public_id}:{payout.public_id}",
-                campaign_id=campaign_id,
-                pledge_id=refund.pledge_id,
-                memo=f"Payout {payout.short_id} reversed for a refund",
-                provider_object_id=reversal.id,
+            if error.retryable:
+                raise
+            # Refused (the connected account has spent it…): the campaign's balance stays
+            # negative and no payout can be approved until it is covered.
+            logger.warning("refund %s: reversing %s refused: %s", refund.pk, claim.pk, error)
+            transition(
+                claim,
+                PayoutReversal.Status.FAILED,
+                note=str(error.message),
+                updates={"failure_message": str(error.message)[:2000]},
             )
-            if created:
-                Refund.objects.filter(pk=refund.pk).update(
-                    reversed_minor=refund.reversed_minor + taken + reversal.amount_minor
-                )
-                record(refund, action="refund:transfer_reversed", note=reversal.id)
+            continue
+        _record_reversal(claim, reversal)
         taken += reversal.amount_minor
-        shortfall -= reversal.amount_minor
     return taken
+
+
+def _record_reversal(claim, reversal):
+    refund, payout = claim.refund, claim.payout
+    campaign_id = payout.campaign_id
+    with transaction.atomic():
+        done = transition(
+            claim,
+            PayoutReversal.Status.SUCCEEDED,
+            note=reversal.id,
+            updates={"provider_reversal_id": reversal.id},
+        )
+        if not done.moved:
+            return
+        ledger.transfer(
+            Kind.PAYOUT_REVERSAL,
+            from_account=ledger_accounts.organizer_bank(campaign_id, refund.currency),
+            to_account=ledger_accounts.campaign_account(campaign_id, refund.currency),
+            amount_minor=reversal.amount_minor,
+            key=f"payout_reversal:refund:{refund.public_id}:{payout.public_id}",
+            campaign_id=campaign_id,
+            pledge_id=refund.pledge_id,
+            memo=f"Payout {payout.short_id} reversed for a refund",
+            provider_object_id=reversal.id,
+        )
+        Refund.objects.filter(pk=refund.pk).update(
+            reversed_minor=F("reversed_minor") + reversal.amount_minor
+        )
+        record(refund, action="refund:transfer_reversed", note=reversal.id)
 
 
 def _reversed_in_ledger(payout):
@@ -367,6 +498,27 @@ def _reversed_in_ledger(payout):
         entries__account__kind=Account.Kind.CAMPAIGN,
     ).aggregate(total=Sum("entries__amount_minor"))["total"]
     return total or 0
+
+
+def retry_pending_reversals(*, older_than, now=None, limit=200):
+    """The sweep: reversal claims whose provider call never finished are made again (same
+    amount, same key)."""
+    now = now or timezone.now()
+    refund_ids = (
+        PayoutReversal.objects.filter(
+            status=PayoutReversal.Status.PENDING, created_at__lt=now - older_than
+        )
+        .values_list("refund_id", flat=True)
+        .distinct()[:limit]
+    )
+    done = 0
+    for refund in Refund.objects.filter(pk__in=list(refund_ids)):
+        try:
+            reverse_transfers_for(refund)
+        except PaymentProviderError:
+            continue
+        done += 1
+    return done
 
 
 def retry_pending_refunds(*, older_than, now=None, limit=200):
@@ -423,6 +575,10 @@ def _outside_refund(made):
     if attempt is None or not isinstance(amount, int) or amount <= 0:
         return None
     pledge = Pledge.objects.select_for_update().get(pk=attempt.pledge_id)
+    if pledge.refunds.filter(status=Refund.Status.PENDING).exists():
+        # Ours in flight: which of the two this is shows once ours is answered; until then
+        # the event waits (raising makes the webhook task try it again later).
+        raise RuntimeError(f"pledge {pledge.pk} has a refund in flight; {made['id']} waits")
     if amount > refundable_minor(pledge):
         logger.error("refund %s is more than pledge %s has left", made.get("id"), pledge.pk)
         return None

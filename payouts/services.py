@@ -277,6 +277,7 @@ def request_payout(
                 requested_by=by,
                 amount_minor=amount_minor,
                 note=note,
+                status__in=Payout.IN_REVIEW_STATUSES,
                 requested_at__gte=now - DUPLICATE_REQUEST_WINDOW,
             )
             .order_by("-requested_at")
@@ -309,6 +310,12 @@ def request_payout(
             currency=locked.currency,
             method=account.method,
             destination=account.destination_label,
+            bank_iban=account.iban if account.method == PayoutAccount.Method.BANK_TRANSFER else "",
+            bank_account_holder=(
+                account.account_holder
+                if account.method == PayoutAccount.Method.BANK_TRANSFER
+                else ""
+            ),
             note=note,
             review_window_ends_at=now + timedelta(hours=settings.PAYOUT_REVIEW_WINDOW_HOURS),
             last_changed_by=by,
@@ -477,7 +484,7 @@ def destination_problem(payout, account):
             return _("The organizer's payout account is not verified: hold the payout until it is.")
         return None
     if account.method != PayoutAccount.Method.BANK_TRANSFER or (
-        account.destination_label != payout.destination
+        account.iban != payout.bank_iban or account.account_holder != payout.bank_account_holder
     ):
         return _(
             "The organizer's bank account changed since this request: reject it and ask for a "
@@ -486,24 +493,19 @@ def destination_problem(payout, account):
     return None
 
 
-def approve_payout(payout, *, by, note="", bank_reference="", now=None, two_factor_session=None):
+def approve_payout(payout, *, by, two_factor_session, note="", now=None):
     """Approve the payout: the money is reserved in the ledger and, for Connect, a transfer
-    task is sent after commit; a bank transfer the approver has made is recorded as paid with
-    its bank reference. Approving twice (a double click, two admins) approves once.
-    `two_factor_session`: whether the approver's session passed two-factor (the admin knows;
-    False refuses, audited like every refusal)."""
+    task is sent after commit. A bank transfer is claimed by its approver (processing): they
+    alone make it and record its reference (`record_bank_transfer`), so two admins never both
+    pay it. Approving twice (a double click, two admins) approves once.
+    `two_factor_session`: whether the approver's session passed two-factor — every caller
+    says (the admin knows; False refuses, audited like every refusal)."""
     now = now or timezone.now()
-    bank_reference = (bank_reference or "").strip()
 
     def guard(locked):
         problems = approval_problems(locked, by, now=now, two_factor_session=two_factor_session)
         if problems:
             raise ApprovalRefused(" ".join(problems))
-        if locked.method == PayoutAccount.Method.BANK_TRANSFER and not bank_reference:
-            raise ApprovalRefused(
-                _("Make the bank transfer first, then record its reference here."),
-                field="bank_reference",
-            )
         problem = destination_problem(locked, payout_account_for(locked.campaign.organizer))
         if problem:
             raise ApprovalRefused(problem)
@@ -539,7 +541,6 @@ def approve_payout(payout, *, by, note="", bank_reference="", now=None, two_fact
                     "approved_by": by,
                     "approved_at": now,
                     "transfer_number": locked.transfer_number + 1,
-                    "bank_reference": bank_reference[:140],
                     "decision_reason": "",
                     "hold_kind": "",
                 },
@@ -549,7 +550,15 @@ def approve_payout(payout, *, by, note="", bank_reference="", now=None, two_fact
                 return approved
             _reserve(approved, now)
             if approved.method == PayoutAccount.Method.BANK_TRANSFER:
-                _record_bank_transfer(approved, by=by, now=now)
+                # Claimed by the approver: the page then shows them, and only them, where to
+                # send it and asks for the bank's reference.
+                transition(
+                    approved,
+                    Status.PROCESSING,
+                    by=by,
+                    note=_("Bank transfer claimed by the approver."),
+                    updates={"transfer_started_at": now},
+                )
             else:
                 from payouts.transfers import dispatch_transfer
 
@@ -578,9 +587,49 @@ def ledger_key(payout, step):
     return f"payout:{payout.public_id}:{payout.transfer_number}:{step}"
 
 
-def _record_bank_transfer(payout, *, by, now):
-    transition(payout, Status.PROCESSING, by=by, updates={"transfer_started_at": now})
-    record_paid(payout, by=by, now=now, provider_object_id="", note=payout.bank_reference)
+def record_bank_transfer(payout, *, by, bank_reference, now=None):
+    """The approver made the bank transfer of a claimed (processing) bank payout: paid, with
+    the bank's reference. Only the approver who claimed it may record it."""
+    bank_reference = (bank_reference or "").strip()
+    if not bank_reference:
+        raise PayoutError(_("Enter the bank's reference for the transfer."), field="bank_reference")
+    if len(bank_reference) > 140:
+        raise PayoutError(_("Keep the reference under 140 characters."), field="bank_reference")
+
+    def claimed_by_you(locked):
+        if locked.method != PayoutAccount.Method.BANK_TRANSFER:
+            raise PayoutError(_("Only a bank transfer payout has a bank reference."))
+        if locked.approved_by_id != by.pk:
+            raise PayoutError(
+                _("%(member)s approved this payout: only they make and record its transfer.")
+                % {"member": locked.approved_by}
+            )
+
+    with transaction.atomic():
+        locked = Payout.objects.select_for_update().select_related("approved_by").get(pk=payout.pk)
+        if locked.status == Status.PAID:
+            return locked
+        if locked.status != Status.PROCESSING:
+            raise PayoutError(_("This payout is not waiting for a bank transfer."))
+        claimed_by_you(locked)
+        Payout.objects.filter(pk=locked.pk).update(bank_reference=bank_reference)
+        locked.bank_reference = bank_reference
+        return record_paid(locked, by=by, now=now, note=bank_reference)
+
+
+def bank_transfer_failed(payout, *, by, reason):
+    """The approver could not make a claimed bank transfer (the bank refused it): the money
+    returns to the campaign and the payout to review, with the reason."""
+    reason = _required_reason(reason)
+    with transaction.atomic():
+        locked = Payout.objects.select_for_update().get(pk=payout.pk)
+        if locked.status != Status.PROCESSING or (
+            locked.method != PayoutAccount.Method.BANK_TRANSFER
+        ):
+            raise PayoutError(_("This payout is not waiting for a bank transfer."))
+        if locked.approved_by_id != by.pk:
+            raise PayoutError(_("Only the admin who approved it can say the transfer failed."))
+        return record_failed(locked, error=reason)
 
 
 def record_paid(payout, *, now=None, by=None, transfer_id="", provider_object_id="", note=""):

@@ -72,6 +72,10 @@ def send_transfer(payout_id, *, gateway=None, now=None):
         return Payout.objects.get(pk=payout_id)
     made = _existing_transfer(payout, gateway)
     if made is None:
+        problem = _short_since_approval(payout)
+        if problem:
+            return services.record_failed(payout, error=problem)
+    if made is None:
         try:
             made = gateway.create_transfer(
                 amount_minor=payout.amount_minor,
@@ -124,6 +128,22 @@ def _claim(payout_id, *, now=None):
         return transition(payout, Status.PROCESSING, updates={"transfer_started_at": now})
 
 
+def _short_since_approval(payout):
+    """Why the money approved cannot go now: a refund or a dispute since the approval left
+    the campaign's account below zero, or a dispute is open (then the payout goes back to
+    review: a new approval sees the new figures)."""
+    from ledger import selectors as ledger_selectors
+    from ledger.models import Account
+    from payouts.disputes import has_open_dispute
+
+    if has_open_dispute(payout.campaign_id):
+        return "A payment of the campaign was disputed after the approval: review it again."
+    balance = ledger_selectors.campaign_balances(payout.campaign_id)[Account.Kind.CAMPAIGN]
+    if balance < 0:
+        return "A refund since the approval left the campaign short: review it again."
+    return ""
+
+
 def _existing_transfer(payout, gateway):
     """This attempt's transfer if one was made (its response lost, its worker killed)."""
     try:
@@ -159,7 +179,9 @@ def sweep(*, now=None):
         Payout.objects.filter(pk=payout_id).update(transfer_enqueued_at=now)
         transfer_payout.delay(payout_id)
         sent += 1
-    from payouts.refunds import retry_pending_refunds
+    from payouts.refunds import retry_pending_refunds, retry_pending_reversals
 
-    retry_pending_refunds(older_than=timedelta(seconds=settings.PAYOUT_TRANSFER_RESEND_SECONDS))
+    quiet = timedelta(seconds=settings.PAYOUT_TRANSFER_RESEND_SECONDS)
+    retry_pending_refunds(older_than=quiet)
+    retry_pending_reversals(older_than=quiet)
     return sent

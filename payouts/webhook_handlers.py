@@ -44,10 +44,18 @@ def transfer_made(event):
     except ValueError:
         return
     payout = Payout.objects.filter(public_id=public_id).first()
-    if payout is None or payout.status != Payout.Status.PROCESSING:
+    if payout is None:
         return
     if metadata.get("transfer_number") != str(payout.transfer_number):
-        return  # an earlier attempt's transfer; that attempt was settled already
+        # An earlier attempt's transfer: that attempt was settled as failed, yet the provider
+        # made it. A second payment of the same payout: loud, on the payout's log.
+        logger.error("payout %s: transfer %s of attempt %s", payout.pk, made.get("id"), metadata)
+        from core.models import record
+
+        record(payout, action="payout:unexpected_transfer", note=str(made.get("id", "")))
+        return
+    if payout.status != Payout.Status.PROCESSING:
+        return  # recorded already (paid), or not this attempt's any more
     if made.get("amount") != payout.amount_minor or (
         str(made.get("currency", "")).upper() != payout.currency
     ):

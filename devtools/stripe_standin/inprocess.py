@@ -100,6 +100,8 @@ GATEWAY_CALLS = (
     "list_payments",
     "refund",
     "list_refunds",
+    "retrieve_refund",
+    "find_refunds",
     "create_connected_account",
     "retrieve_connected_account",
     "create_account_link",

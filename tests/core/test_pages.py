@@ -60,6 +60,21 @@ def test_security_headers(client):
     assert response["X-Frame-Options"] == "DENY"
 
 
+@pytest.mark.django_db
+def test_forms_may_lead_to_stripes_hosted_onboarding(client, settings):
+    # "Set up payouts with Stripe" posts to us and is redirected to Stripe's (or the
+    # stand-in's) onboarding page; browsers check form-action on that redirect too.
+    settings.STRIPE_API_BASE = "http://localhost:12111"
+    csp = client.get("/")["Content-Security-Policy"]
+    form_action = next(part for part in csp.split("; ") if part.startswith("form-action"))
+    assert form_action.split() == [
+        "form-action",
+        "'self'",
+        "http://localhost:12111",
+        "https://connect.stripe.com",
+    ]
+
+
 @pytest.mark.parametrize(
     "typed, minor",
     [

@@ -22,6 +22,7 @@ from tests import localstripe_server
 from tests.conftest import wait_for
 from tests.factories import BudgetItemFactory, CampaignFactory, MemberFactory
 from tests.faults.harness import deadline_passes, pledge_with_card
+from tests.payouts.test_services import approve_payout
 from tests.stripe_fixtures import STANDIN_SECRET_KEY
 
 pytestmark = [
@@ -131,7 +132,7 @@ def test_double_clicks_two_admins_and_a_duplicated_task_make_one_transfer(
     def approve(admin):
         barrier.wait()
         try:
-            outcomes.append(services.approve_payout(payout, by=admin).moved)
+            outcomes.append(approve_payout(payout, by=admin).moved)
         except Exception as error:  # noqa: BLE001  (a refusal would be a bug: reported below)
             outcomes.append(error)
         finally:
@@ -161,7 +162,7 @@ def test_a_worker_killed_while_its_transfer_answer_is_on_the_way(
     # worker waiting for it.
     standin.set_faults(latency_ms=4_000)
 
-    services.approve_payout(payout, by=_admin("treasurer"))
+    approve_payout(payout, by=_admin("treasurer"))
     made = wait_for(lambda: standin.stats()["transfers_by_payout"], 20)
     assert made, cluster.logs()
     charges.kill()
@@ -184,6 +185,6 @@ def test_a_transfer_answered_500_after_it_was_made(
     # with that key replays the 500; only the lookup by transfer group finds it.
     standin.set_faults(error_after_next=1)
 
-    services.approve_payout(payout, by=_admin("treasurer"))
+    approve_payout(payout, by=_admin("treasurer"))
 
     _assert_paid_once(payout, standin)

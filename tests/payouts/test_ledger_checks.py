@@ -29,6 +29,7 @@ from tests.payouts.test_refunds_disputes import (  # noqa: F401  (fixtures)
 )
 from tests.payouts.test_services import (  # noqa: F401  (fixtures)
     after_window,
+    approve_payout,
     approver,
     campaign,
     fake_gateway,
@@ -60,7 +61,7 @@ def violations():
 
 def paid_payout(campaign, organizer, amount=5_000):
     payout = request(campaign, organizer, amount=amount)
-    services.approve_payout(after_window(payout), by=approver())
+    approve_payout(after_window(payout), by=approver())
     payout.refresh_from_db()
     assert payout.status == Payout.Status.PAID
     return payout
@@ -116,7 +117,7 @@ def test_a_negative_balance_after_a_bank_payout_and_a_refund_is_no_violation(cam
         amount=available,
         allocations=[services.Allocation(None, available, "Hall")],
     )
-    services.approve_payout(after_window(payout), by=approver(), bank_reference="SEPA-1")
+    approve_payout(after_window(payout), by=approver(), bank_reference="SEPA-1")
     refunds.refund_pledge(a_pledge(campaign), by=refunder(), reason="Moved away")
     assert payout_breakdown(campaign).held < 0  # a bank transfer cannot be reversed
 

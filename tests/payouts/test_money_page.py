@@ -30,6 +30,7 @@ from pledges.models import Pledge
 from tests.factories import BudgetItemFactory, CampaignFactory, MemberFactory
 from tests.payouts.test_services import (  # noqa: F401  (fixtures)
     after_window,
+    approve_payout,
     approver,
     gateway,
     organizer,
@@ -105,7 +106,7 @@ def allocations(campaign, **amounts):
 
 
 def approve(payout, name):
-    services.approve_payout(after_window(payout), by=approver(name))
+    approve_payout(after_window(payout), by=approver(name))
     payout.refresh_from_db()
     return payout
 

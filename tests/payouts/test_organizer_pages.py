@@ -27,6 +27,7 @@ from tests.conftest import wait_for
 from tests.core.test_wording import assert_sentence_case
 from tests.factories import MemberFactory
 from tests.payouts.conftest import connect_verified
+from tests.payouts.test_services import approve_payout
 from tests.uploads import HTML, image_bytes, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -327,7 +328,7 @@ def test_a_paid_bank_payout_shows_when_and_where_masked(client, funded_campaign,
     services.save_bank_account(organizer, iban=GOOD_IBAN, account_holder="Olga Organizer")
     payout = made_request(funded_campaign, organizer, amount=1_500)
     services.waive_review_window(payout, by=approver("first"), reason="Seeds go in this week.")
-    services.approve_payout(payout, by=approver("second"), bank_reference="SEPA-2026-0042")
+    approve_payout(payout, by=approver("second"), bank_reference="SEPA-2026-0042")
     payout.refresh_from_db()
     assert payout.status == Status.PAID
     client.force_login(organizer)

@@ -18,6 +18,7 @@ from tests.factories import BudgetItemFactory, CampaignFactory, MemberFactory
 from tests.payouts.test_money_page import pledge_as, settle
 from tests.payouts.test_services import (  # noqa: F401  (fixtures)
     after_window,
+    approve_payout,
     approver,
     gateway,
     request,
@@ -58,7 +59,7 @@ def paid_payout(campaign, organizer, amount, name):
     payout = request(
         campaign, organizer, amount=amount, allocations=[services.Allocation(ids["Seeds"], amount)]
     )
-    services.approve_payout(after_window(payout), by=approver(name))
+    approve_payout(after_window(payout), by=approver(name))
 
 
 def totals_page(client):

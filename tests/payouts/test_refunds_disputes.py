@@ -20,6 +20,7 @@ from pledges.models import Pledge
 from tests.factories import BudgetItemFactory, CampaignFactory, MemberFactory
 from tests.payouts.test_services import (  # noqa: F401  (fixtures)
     after_window,
+    approve_payout,
     approver,
     campaign,
     fake_gateway,
@@ -159,7 +160,7 @@ def test_a_refund_after_a_payout_reverses_the_transfer_for_the_shortfall(
             services.Allocation(ids["Tools"], 1_000),
         ],
     )
-    services.approve_payout(after_window(payout), by=approver())
+    approve_payout(after_window(payout), by=approver())
     payout.refresh_from_db()
     assert payout.status == Payout.Status.PAID
     assert payout_breakdown(campaign).held == 0
@@ -188,7 +189,7 @@ def test_a_refund_after_a_bank_payout_leaves_the_balance_negative_and_holds_payo
         amount=available,
         allocations=[services.Allocation(None, available, "Hall")],
     )
-    services.approve_payout(after_window(payout), by=approver(), bank_reference="SEPA-1")
+    approve_payout(after_window(payout), by=approver(), bank_reference="SEPA-1")
     refunds.refund_pledge(a_pledge(campaign), by=refunder(), reason="Moved away")
     breakdown = payout_breakdown(campaign)
     assert breakdown.is_negative and breakdown.held == -(2_500 - 125)
@@ -244,7 +245,7 @@ def test_a_request_waits_on_hold_while_a_dispute_is_open_and_returns_when_won(
     assert payout.status == Payout.Status.ON_HOLD
     assert payout.hold_kind == Payout.HoldKind.DISPUTE
     with pytest.raises(DomainError, match="on hold"):
-        services.approve_payout(after_window(payout), by=approver())
+        approve_payout(after_window(payout), by=approver())
     assert AuditEvent.objects.filter(action="payout:approval_refused").count() == 1
 
     won = standin_call(
@@ -287,3 +288,183 @@ def test_a_refund_made_at_the_provider_is_recorded_once(campaign, gateway, post_
     pledge.refresh_from_db()
     assert pledge.status == Pledge.Status.PARTIALLY_REFUNDED
     assert ledger_selectors.campaign_totals(campaign.pk)[Kind.REFUND] == 700
+
+
+# --- from the review: the paths where money could go twice or unrecorded ----------------------
+def test_a_pending_refund_is_looked_up_never_asked_for_again(campaign, gateway, monkeypatch):
+    from datetime import timedelta
+
+    from payments.gateway import Refund as ProviderRefund
+
+    pledge = a_pledge(campaign)
+    real_refund = gateway.refund
+
+    def pending(*args, **kwargs):
+        made = real_refund(*args, **kwargs)
+        return ProviderRefund(id=made.id, status="pending", amount_minor=made.amount_minor)
+
+    monkeypatch.setattr(gateway, "refund", pending)
+    refund = refunds.refund_pledge(pledge, by=refunder(), reason="Pending at the bank")
+    assert refund.status == Refund.Status.PENDING and refund.provider_refund_id
+    monkeypatch.setattr(gateway, "refund", real_refund)
+    for _ in range(3):  # sweeps
+        refunds.retry_pending_refunds(older_than=timedelta(0))
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED  # found as the provider has it now
+    assert len(list(gateway.standin.all("refund"))) == 1
+
+
+def test_a_refund_between_approval_and_transfer_sends_the_payout_back(
+    campaign, organizer, gateway, monkeypatch
+):
+    from payouts import transfers
+    from payouts.tasks import transfer_payout
+
+    available = payout_breakdown(campaign).available
+    ids = {item.label: item.pk for item in campaign.budget_items.all()}
+    payout = request(
+        campaign,
+        organizer,
+        amount=available,
+        allocations=[
+            services.Allocation(ids["Seeds"], available - 1_000),
+            services.Allocation(ids["Tools"], 1_000),
+        ],
+    )
+    monkeypatch.setattr(transfer_payout, "delay", lambda *args: None)  # the queue is slow
+    approve_payout(after_window(payout), by=approver())
+    refunds.refund_pledge(a_pledge(campaign), by=refunder(), reason="Moved away")
+
+    transfers.send_transfer(payout.pk)
+
+    payout.refresh_from_db()
+    assert payout.status == Payout.Status.REQUESTED and "refund" in payout.failure_message
+    assert not list(gateway.standin.all("transfer"))
+    assert payout_breakdown(campaign).held == available - (2_500 - 125)
+
+
+def test_a_reversal_the_provider_could_not_answer_is_made_again_with_the_same_claim(
+    campaign, organizer, gateway
+):
+    from datetime import timedelta
+
+    from payouts.models import PayoutReversal
+
+    available = payout_breakdown(campaign).available
+    ids = {item.label: item.pk for item in campaign.budget_items.all()}
+    payout = request(
+        campaign,
+        organizer,
+        amount=available,
+        allocations=[
+            services.Allocation(ids["Seeds"], available - 1_000),
+            services.Allocation(ids["Tools"], 1_000),
+        ],
+    )
+    approve_payout(after_window(payout), by=approver())
+    payout.refresh_from_db()
+    from payments.gateway import PaymentProviderError
+    from payouts.tasks import reverse_transfers_for_refund
+
+    # The refund is made; the task that takes the money back finds the provider unreachable.
+    real_delay = reverse_transfers_for_refund.delay
+    reverse_transfers_for_refund.delay = lambda *args: None
+    try:
+        refund = refunds.refund_pledge(a_pledge(campaign), by=refunder(), reason="Moved away")
+    finally:
+        reverse_transfers_for_refund.delay = real_delay
+    gateway.fail_next = 1
+    with pytest.raises(PaymentProviderError):
+        refunds.reverse_transfers_for(refund)
+    claim = PayoutReversal.objects.get()
+    assert claim.status == PayoutReversal.Status.PENDING and claim.amount_minor == 2_375
+    assert refunds.retry_pending_reversals(older_than=timedelta(0)) == 1
+    claim.refresh_from_db()
+    assert claim.status == PayoutReversal.Status.SUCCEEDED
+    assert gateway.standin.get("transfer", payout.transfer_id)["amount_reversed"] == 2_375
+    assert payout_breakdown(campaign).held == 0
+
+
+def test_an_organizer_cannot_refund_money_the_campaign_no_longer_holds(campaign):
+    member = campaign.organizer
+    services.save_bank_account(member, iban="BE68539007547034", account_holder="Jo Organizer")
+    available = payout_breakdown(campaign).available
+    payout = request(
+        campaign,
+        member,
+        amount=available,
+        allocations=[services.Allocation(None, available, "Hall")],
+    )
+    approve_payout(after_window(payout), by=approver(), bank_reference="SEPA-1")
+    with pytest.raises(PayoutError, match="needs the platform team"):
+        refunds.refund_pledge(a_pledge(campaign), by=member, reason="Moved away")
+    assert not Refund.objects.exists()
+    # The platform team (refund permission, two-factor) can.
+    assert refunds.refund_pledge(a_pledge(campaign), by=refunder(), reason="Moved away").pk
+
+
+def test_a_refund_recorded_while_disputed_keeps_the_pledge_disputed_until_it_closes(
+    disputed, gateway, post_stripe_webhook
+):
+    campaign, pledge, dispute = disputed
+    attempt = pledge.attempts.get(status="succeeded")
+    # Made at the provider before the bank's dispute opened; its event arrives after.
+    made = {
+        "id": "re_before_the_dispute",
+        "object": "refund",
+        "amount": 500,
+        "currency": "eur",
+        "payment_intent": attempt.payment_intent_id,
+        "charge": attempt.charge_id,
+        "status": "succeeded",
+        "metadata": {},
+        "created": 1_700_000_000,
+    }
+    post_stripe_webhook(stripe_event("refund.created", made))
+    pledge.refresh_from_db()
+    assert pledge.status == Pledge.Status.DISPUTED
+    assert Refund.objects.get().status == Refund.Status.SUCCEEDED
+    won = standin_call(
+        gateway,
+        "POST",
+        f"/v1/disputes/{dispute['id']}",
+        {"evidence": {"uncategorized_text": "winning_evidence"}, "submit": "true"},
+    )
+    post_stripe_webhook(stripe_event("charge.dispute.closed", won))
+    pledge.refresh_from_db()
+    assert pledge.status == Pledge.Status.PARTIALLY_REFUNDED
+
+
+def test_an_inquiry_holds_nothing_and_closing_it_releases_the_payouts(
+    campaign, post_stripe_webhook
+):
+    pledge = a_pledge(campaign)
+    attempt = pledge.attempts.get(status="succeeded")
+    inquiry = {
+        "id": "dp_inquiry_1",
+        "object": "dispute",
+        "amount": 2_500,
+        "currency": "eur",
+        "payment_intent": attempt.payment_intent_id,
+        "charge": attempt.charge_id,
+        "status": "warning_needs_response",
+        "reason": "general",
+        "balance_transactions": [],
+        "created": 1_700_000_000,
+    }
+    post_stripe_webhook(stripe_event("charge.dispute.created", inquiry))
+    assert payout_breakdown(campaign).disputes_held == 0  # nothing was withdrawn
+    assert Dispute.objects.get().status == Dispute.Status.OPEN
+    post_stripe_webhook(
+        stripe_event("charge.dispute.closed", {**inquiry, "status": "warning_closed"})
+    )
+    assert Dispute.objects.get().status == Dispute.Status.WON
+    pledge.refresh_from_db()
+    assert pledge.status == Pledge.Status.COLLECTED
+
+
+def test_the_same_request_again_after_a_rejection_is_a_new_request(campaign, organizer):
+    first = request(campaign, organizer)
+    services.reject_payout(first, by=approver(), reason="Attach the invoice.")
+    again = request(campaign, organizer)
+    assert again.created and again.pk != first.pk

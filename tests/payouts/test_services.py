@@ -80,6 +80,15 @@ def approver(name="treasurer"):
     return type(member).objects.get(pk=member.pk)  # fresh permission cache
 
 
+def approve_payout(payout, *, by, bank_reference="", **options):
+    """What an approver does in the admin, after entering a code: approve; for a bank transfer
+    they claimed, make it and record the bank's reference."""
+    approved = services.approve_payout(payout, by=by, two_factor_session=True, **options)
+    if bank_reference and approved.status == Status.PROCESSING:
+        services.record_bank_transfer(approved, by=by, bank_reference=bank_reference)
+    return approved
+
+
 def items(campaign):
     return {item.label: item.pk for item in campaign.budget_items.all()}
 
@@ -290,7 +299,7 @@ def test_the_organizer_requester_or_last_changer_cannot_approve(campaign, organi
         (no_permission, "permission"),
     ]:
         with pytest.raises(ApprovalRefused, match=message):
-            services.approve_payout(payout, by=member)
+            approve_payout(payout, by=member)
     payout.refresh_from_db()
     assert payout.status == Status.REQUESTED
     refusals = AuditEvent.objects.filter(action="payout:approval_refused", target_id=payout.pk)
@@ -302,14 +311,14 @@ def test_the_review_window_blocks_approval_until_it_ends_or_is_waived(campaign, 
     payout = request(campaign, organizer)
     treasurer, waiver = approver("t1"), approver("t2")
     with pytest.raises(ApprovalRefused, match="raise concerns until"):
-        services.approve_payout(payout, by=treasurer)
+        approve_payout(payout, by=treasurer)
     with pytest.raises(PayoutError, match="reason"):
         services.waive_review_window(payout, by=waiver, reason=" ")
     services.waive_review_window(payout, by=waiver, reason="Rent is due tomorrow")
     assert AuditEvent.objects.filter(action="payout:window_waived", actor=waiver).exists()
     with pytest.raises(ApprovalRefused, match="last changed"):
-        services.approve_payout(payout, by=waiver)  # the waiver is a change: four eyes
-    assert services.approve_payout(payout, by=treasurer).moved
+        approve_payout(payout, by=waiver)  # the waiver is a change: four eyes
+    assert approve_payout(payout, by=treasurer).moved
 
 
 # --- approval and transfer -----------------------------------------------------------------
@@ -318,9 +327,9 @@ def test_approval_reserves_the_money_and_one_transfer_pays_it(campaign, organize
     held_before = payout_breakdown(campaign).held
     treasurer = approver()
 
-    services.approve_payout(payout, by=treasurer)
-    services.approve_payout(payout, by=treasurer)  # a double click
-    services.approve_payout(payout, by=approver("other"))  # a second admin at once
+    approve_payout(payout, by=treasurer)
+    approve_payout(payout, by=treasurer)  # a double click
+    approve_payout(payout, by=approver("other"))  # a second admin at once
 
     payout.refresh_from_db()
     assert payout.status == Status.PAID
@@ -348,7 +357,7 @@ def test_a_lost_transfer_response_is_found_not_repeated(campaign, organizer, gat
     payout = after_window(request(campaign, organizer))
     sent = []
     monkeypatch.setattr("payouts.tasks.transfer_payout.delay", lambda *args: sent.append(args))
-    services.approve_payout(payout, by=approver())
+    approve_payout(payout, by=approver())
     assert sent == [(payout.pk,)]
     # The provider makes the transfer but the answer never arrives.
     real_create = gateway.create_transfer
@@ -388,7 +397,7 @@ def test_a_refused_transfer_returns_the_money_and_the_payout_to_review(
 
     real_create = gateway.create_transfer
     monkeypatch.setattr(gateway, "create_transfer", refused)
-    services.approve_payout(payout, by=approver())
+    approve_payout(payout, by=approver())
 
     payout.refresh_from_db()
     assert payout.status == Status.REQUESTED
@@ -400,7 +409,7 @@ def test_a_refused_transfer_returns_the_money_and_the_payout_to_review(
     # Approved again, it is a new attempt with a new key, and it is paid.
     monkeypatch.setattr(gateway, "create_transfer", real_create)
     payout = after_window(payout)
-    services.approve_payout(payout, by=approver("second"))
+    approve_payout(payout, by=approver("second"))
     payout.refresh_from_db()
     assert payout.status == Status.PAID
     assert payout.transfer_number == 2
@@ -412,7 +421,7 @@ def test_the_transfer_webhook_records_a_payout_whose_worker_died(
 ):
     payout = after_window(request(campaign, organizer))
     monkeypatch.setattr("payouts.tasks.transfer_payout.delay", lambda *args: None)
-    services.approve_payout(payout, by=approver())
+    approve_payout(payout, by=approver())
     payout.refresh_from_db()
     # The worker claimed it and made the transfer, then died before recording it.
     transfers._claim(payout.pk)
@@ -438,7 +447,7 @@ def test_the_sweep_resends_a_lost_task_message(campaign, organizer, gateway, mon
 
     lost, real_delay = [], transfer_payout.delay
     monkeypatch.setattr(transfer_payout, "delay", lambda *args: lost.append(args))
-    services.approve_payout(payout, by=approver())
+    approve_payout(payout, by=approver())
     assert transfers.sweep() == 0  # sent moments ago: still queued
     Payout.objects.filter(pk=payout.pk).update(
         transfer_enqueued_at=timezone.now() - timedelta(hours=1)
@@ -451,15 +460,22 @@ def test_the_sweep_resends_a_lost_task_message(campaign, organizer, gateway, mon
 
 
 # --- bank transfer ---------------------------------------------------------------------------
-def test_a_bank_payout_needs_the_reference_and_is_paid_at_approval(campaign, gateway):
+def test_a_bank_payout_is_claimed_by_its_approver_who_records_the_transfer(campaign, gateway):
     member = campaign.organizer
     services.save_bank_account(member, iban="BE68 5390 0754 7034", account_holder="Jo Organizer")
     payout = after_window(request(campaign, member))
     assert payout.destination == "BE68 •••• 7034"
-    treasurer = approver()
-    with pytest.raises(ApprovalRefused, match="reference"):
-        services.approve_payout(payout, by=treasurer)
-    services.approve_payout(payout, by=treasurer, bank_reference="SEPA-2026-12-001")
+    assert payout.bank_iban == "BE68539007547034"  # what the approver pays, kept private
+    treasurer, other = approver(), approver("other")
+
+    claimed = approve_payout(payout, by=treasurer)
+    assert claimed.status == Status.PROCESSING  # claimed: nobody else pays it
+    approve_payout(payout, by=other)  # a second admin at the same time: nothing twice
+    with pytest.raises(PayoutError, match="only they make and record"):
+        services.record_bank_transfer(payout, by=other, bank_reference="SEPA-X")
+    with pytest.raises(PayoutError, match="reference"):
+        services.record_bank_transfer(payout, by=treasurer, bank_reference=" ")
+    services.record_bank_transfer(payout, by=treasurer, bank_reference="SEPA-2026-12-001")
     payout.refresh_from_db()
     assert payout.status == Status.PAID
     assert payout.bank_reference == "SEPA-2026-12-001"
@@ -467,6 +483,39 @@ def test_a_bank_payout_needs_the_reference_and_is_paid_at_approval(campaign, gat
     assert payout_breakdown(campaign).paid_out == 5_000
     bank = Account.objects.get(kind=Account.Kind.ORGANIZER_BANK, reference=str(campaign.pk))
     assert ledger_selectors.balance(bank) == 5_000
+
+
+def test_a_bank_account_changed_after_the_request_is_refused(campaign, gateway):
+    member = campaign.organizer
+    services.save_bank_account(member, iban="BE68539007547034", account_holder="Jo Organizer")
+    payout = after_window(request(campaign, member))
+    # Another IBAN that masks the same way (same country, check digits and last four).
+    services.save_bank_account(member, iban="BE68000000857034", account_holder="Someone Else")
+    assert PayoutAccount.objects.get(member=member).masked_iban == payout.destination
+    with pytest.raises(ApprovalRefused, match="bank account changed"):
+        approve_payout(payout, by=approver())
+    assert not LedgerTransaction.objects.filter(kind=LedgerTransaction.Kind.PAYOUT).exists()
+
+
+def test_a_failed_bank_transfer_returns_to_review(campaign, gateway):
+    member = campaign.organizer
+    services.save_bank_account(member, iban="BE68539007547034", account_holder="Jo Organizer")
+    payout = after_window(request(campaign, member))
+    treasurer = approver()
+    approve_payout(payout, by=treasurer)
+    held = payout_breakdown(campaign).held
+    services.bank_transfer_failed(payout, by=treasurer, reason="The bank refused the IBAN.")
+    payout.refresh_from_db()
+    assert payout.status == Status.REQUESTED
+    assert payout_breakdown(campaign).held == held + 5_000
+
+
+def test_approving_needs_the_session_to_have_passed_two_factor(campaign, organizer):
+    payout = after_window(request(campaign, organizer))
+    treasurer = approver()
+    with pytest.raises(ApprovalRefused, match="Enter a code"):
+        services.approve_payout(payout, by=treasurer, two_factor_session=False)
+    assert AuditEvent.objects.filter(action="payout:approval_refused", actor=treasurer).exists()
 
 
 def test_reject_and_hold_need_a_reason_and_email_the_organizer(campaign, organizer):
