@@ -415,7 +415,8 @@ class Refund(models.Model):
     def __str__(self):
         from core.money import format_money
 
-        return f"{format_money(self.amount_minor, self.currency)} refund of pledge {self.pledge_id}"
+        pledge = str(self.pledge.public_id)[:8]
+        return f"{format_money(self.amount_minor, self.currency)} refund of pledge {pledge}"
 
 
 class Dispute(models.Model):
