@@ -41,7 +41,6 @@ from tests.pledges.conftest import fake_gateway  # noqa: F401  (fixture)
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.urls("tests.payouts.concern_urls"),
 ]
 
 TEXT = "Why are the tools twice the price in the budget?"

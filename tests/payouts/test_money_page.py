@@ -43,7 +43,6 @@ from tests.uploads import upload as image_upload
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.urls("tests.payouts.public_urls"),
 ]
 Status = Payout.Status
 FORMULA_NAME = '=HYPERLINK("http://evil.test","Claim your prize")'

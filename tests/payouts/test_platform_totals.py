@@ -27,7 +27,6 @@ from tests.pledges.conftest import fake_gateway  # noqa: F401  (fixture)
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.urls("tests.payouts.public_urls"),
 ]
 
 

@@ -19,7 +19,7 @@ from payouts.receipts import check_receipt
 from tests.factories import CampaignFactory, MemberFactory
 from tests.uploads import image_bytes
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.payouts.receipt_urls")]
+pytestmark = [pytest.mark.django_db]
 
 Status = Payout.Status
 
@@ -65,7 +65,7 @@ def make_receipt(payout, name="Factuur café.pdf", content=None, content_type="a
 
 def url(receipt, public_id=None):
     return reverse(
-        "receipt",
+        "payouts:receipt",
         kwargs={
             "public_id": public_id or receipt.payout.public_id,
             "receipt_id": receipt.pk,
