@@ -135,6 +135,8 @@ class PledgeAdmin(SettlementPermission, DjangoObjectActions, ReadOnlyAdmin):
     readonly_fields = fields
     inlines = [PaymentAttemptInline, IssuedSetupIntentInline]
     change_actions = ["retry_now"]
+    # Object actions, and a Refund link to the payouts app's refund page (by URL name only).
+    change_form_template = "admin/pledges/pledge/change_form.html"
 
     @admin.display(description="Amount", ordering="amount_minor")
     def amount(self, pledge):

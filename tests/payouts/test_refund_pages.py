@@ -8,6 +8,7 @@ import re
 
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -440,3 +441,15 @@ def test_the_lists_figures_are_what_the_refund_service_reads(funded_campaign, ga
         assert figures[pledge.pk].refundable_minor == refunds.refundable_minor(pledge)
     assert [figures[p.pk].refundable_minor for p in pledges] == [1_800, 0, 2_300]
     assert figures[pledges[2].pk].refunding_minor == 200
+
+
+def test_a_collected_pledges_admin_page_links_to_its_refund(funded_campaign, gateway):
+    pledge = a_pledge(funded_campaign)
+    page = reverse("admin:pledges_pledge_change", args=[pledge.pk])
+    member, client = refunder()
+    member.user_permissions.add(Permission.objects.get(codename="view_pledge"))
+    assert admin_refund_url(pledge) in client.get(page).content.decode()
+    viewer = MemberFactory(is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_pledge"))
+    viewer_page = log_in(viewer, two_factor=False).get(page).content.decode()
+    assert admin_refund_url(pledge) not in viewer_page
