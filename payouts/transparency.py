@@ -97,6 +97,9 @@ class Plan:
     currency: str
     items: list
     other_costs: list
+    # What refunds took back from paid payouts' transfers (PAYOUT_REVERSAL "for a refund"):
+    # part of `paid_minor` that the organizer no longer holds.
+    taken_back_minor: int = 0
 
     def _total(self, name):
         return sum(getattr(line, name) or 0 for line in [*self.items, *self.other_costs])
@@ -147,7 +150,26 @@ def plan_vs_actual(campaign, payouts):
                 for receipt in payout.receipts.all()
                 if (payout, receipt) not in line.receipts
             )
-    return Plan(campaign.currency, list(items.values()), list(others.values()))
+    return Plan(
+        campaign.currency,
+        list(items.values()),
+        list(others.values()),
+        taken_back_minor=taken_back_for_refunds_minor(campaign),
+    )
+
+
+def taken_back_for_refunds_minor(campaign):
+    """What refunds took back from the campaign's paid payouts, as the ledger recorded it: the
+    PAYOUT_REVERSAL transactions "for a refund" into the campaign's account (one query). A
+    transfer that could not be sent also posts a PAYOUT_REVERSAL, under another key: that
+    payout was never paid, so it is not counted here."""
+    total = Entry.objects.filter(
+        account__kind=Account.Kind.CAMPAIGN,
+        account__reference=campaign_reference(campaign.pk),
+        transaction__kind=Transaction.Kind.PAYOUT_REVERSAL,
+        transaction__key__startswith="payout_reversal:refund:",
+    ).aggregate(total=Sum("amount_minor"))["total"]
+    return total or 0
 
 
 # --- the campaign's ledger transactions --------------------------------------------------------
