@@ -9,13 +9,19 @@ reviewer weighs: the organizer's payout account, the campaign's money from the l
 (payouts.selectors.payout_breakdown), the budget allocations, the receipts, refunds and
 disputes, supporters' concerns and the payout's history.
 
-Every write is a button (Approve, Reject, Hold, Release hold, Waive review window) that opens
-a confirmation page saying what will happen and asking for what the service needs, then
-calls payouts.services with by=request.user; the services check the rules again (four
-eyes, two-factor enrolment, the review window) and write the audit rows. The buttons are for
+Every write is a button (Approve, Reject, Hold, Release hold, Waive review window, and for a
+claimed bank transfer Record bank transfer and Bank transfer failed) that opens a confirmation
+page saying what will happen and asking for what the service needs, then calls
+payouts.services with by=request.user; the services check the rules again (four eyes,
+two-factor enrolment, the review window) and write the audit rows. The buttons are for
 holders of payouts.approve_payout, and approving also needs this session to have passed
-two-factor authentication. The organizer's full IBAN is shown on one page only: the approve
-page of a bank-transfer payout, where the admin makes the transfer.
+two-factor authentication. Every approval the admin refuses before calling the service (no
+permission, a payout not in review) is audited like the service's own refusals.
+
+Approving a bank-transfer payout claims it for the approver (services.approve_payout): only
+they then see where to send it, on the Record bank transfer page, the one page that shows a
+full IBAN (the payout's own, as requested, never the organizer's current one), and record the
+bank's reference or say the transfer failed. Other admins see who claimed it.
 
 Refunds are listed read-only too; holders of payouts.refund_pledge refund a collected pledge
 from there ("Refund a pledge": find it, then a confirmation page; RefundAdmin).
@@ -41,7 +47,7 @@ from django_object_actions import DjangoObjectActions, action
 
 from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
-from core.models import AuditEvent
+from core.models import AuditEvent, record
 from core.money import format_money
 from ledger.models import Account, Entry
 from payouts import refunds, selectors, services
@@ -187,14 +193,6 @@ class ReleaseForm(forms.Form):
 
 
 class ApproveForm(forms.Form):
-    bank_reference = forms.CharField(
-        label=_("Bank reference of your transfer"),
-        max_length=140,
-        help_text=_("Make the transfer in the bank's app first, then enter its reference here."),
-        error_messages={
-            "required": _("Make the bank transfer first, then record its reference here.")
-        },
-    )
     note = forms.CharField(
         label=_("Note"),
         widget=_text_area(3),
@@ -203,31 +201,50 @@ class ApproveForm(forms.Form):
         help_text=_("Optional. Kept in the payout's history."),
     )
 
-    def __init__(self, *args, bank_transfer, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not bank_transfer:
-            del self.fields["bank_reference"]
+
+class BankTransferForm(forms.Form):
+    bank_reference = forms.CharField(
+        label=_("Bank reference of your transfer"),
+        max_length=140,
+        help_text=_("Make the transfer in the bank's app first, then enter its reference here."),
+        error_messages={
+            "required": _("Make the bank transfer first, then record its reference here.")
+        },
+    )
 
 
 # --- the buttons --------------------------------------------------------------------------------
 class PayoutDecisionButtons(DjangoObjectActions):
-    """Approve, Reject, Hold, Release hold and Waive review window on a payout's page.
+    """Approve, Record bank transfer, Bank transfer failed, Reject, Hold, Release hold and Waive
+    review window on a payout's page.
 
     A button shows only to holders of payouts.approve_payout and only when the payout's status
-    allows it; the action checks both again (a URL can be typed) and the service checks
+    allows it (Record bank transfer and Bank transfer failed only to the approver who claimed
+    the transfer); the action checks both again (a URL can be typed) and the service checks
     everything once more. GET shows the confirmation page, POST decides; afterwards the admin
-    is back on the payout's page with a message.
+    is back on the payout's page with a message (or, having claimed a bank transfer, on the
+    page that records it).
     """
 
-    change_actions = ["approve", "reject", "hold", "release", "waive_review_window"]
+    change_actions = [
+        "approve",
+        "record_bank_transfer",
+        "bank_transfer_failed",
+        "reject",
+        "hold",
+        "release",
+        "waive_review_window",
+    ]
 
-    # Which payouts each button is for (the services refuse the others anyway).
+    # Which payouts each button is for, and for whom (the services refuse the others anyway).
     ALLOWED = {
-        "approve": lambda payout: payout.status == Status.REQUESTED,
-        "reject": lambda payout: payout.status in Payout.IN_REVIEW_STATUSES,
-        "hold": lambda payout: payout.status == Status.REQUESTED,
-        "release": lambda payout: payout.status == Status.ON_HOLD,
-        "waive_review_window": lambda payout: (
+        "approve": lambda payout, member: payout.status == Status.REQUESTED,
+        "record_bank_transfer": lambda payout, member: claimed_by(payout, member),
+        "bank_transfer_failed": lambda payout, member: claimed_by(payout, member),
+        "reject": lambda payout, member: payout.status in Payout.IN_REVIEW_STATUSES,
+        "hold": lambda payout, member: payout.status == Status.REQUESTED,
+        "release": lambda payout, member: payout.status == Status.ON_HOLD,
+        "waive_review_window": lambda payout, member: (
             payout.status in Payout.IN_REVIEW_STATUSES
             and payout.window_waived_at is None
             and payout.review_window_ends_at > timezone.now()
@@ -243,31 +260,38 @@ class PayoutDecisionButtons(DjangoObjectActions):
         payout = self.get_object(request, object_id)  # None for an id that is not one
         if payout is None:
             return []
-        return [name for name in self.change_actions if self.ALLOWED[name](payout)]
+        return [name for name in self.change_actions if self.ALLOWED[name](payout, request.user)]
 
     def _payout_for(self, request, obj, name):
-        """The payout as stored now, or a redirect back with why this button does not apply."""
+        """The payout as stored now, or a redirect back with why this button does not apply.
+        A refused approval POST is audited, as the service audits its own refusals."""
         if not (self.has_review_permission(request) and self.has_view_permission(request, obj)):
+            if name == "approve" and request.method == "POST":
+                refuse_approval(
+                    request, obj, gettext("You do not hold the permission to approve payouts.")
+                )
             raise PermissionDenied
-        payout = Payout.objects.select_related("campaign__organizer").get(pk=obj.pk)
-        if not self.ALLOWED[name](payout):
+        payout = Payout.objects.select_related("campaign__organizer", "approved_by").get(pk=obj.pk)
+        if not self.ALLOWED[name](payout, request.user):
             if payout.status in Payout.IN_REVIEW_STATUSES and name == "waive_review_window":
                 why = gettext("Nothing was changed: the review window has ended or was waived.")
+            elif is_claimed_bank_transfer(payout) and name != "approve":
+                why = claim_note(payout, request.user)
             else:
                 why = gettext("Nothing was changed: the payout is %(status)s.") % {
                     "status": payout.get_status_display().lower()
                 }
+            if name == "approve" and request.method == "POST":
+                refuse_approval(request, payout, why)
             self.message_user(request, why, messages.ERROR)
             return payout, redirect(_change_url(payout))
         return payout, None
 
-    def _decide(self, request, payout, *, form, run, done, page, refusal=None):
+    def _decide(self, request, payout, *, form, run, done, page, then=None):
         """POST with a valid form: `run(cleaned_data)`; its DomainError is shown with
-        messages.ERROR and nothing changes. Otherwise the confirmation page. A `refusal`
-        (the admin's own check) refuses the POST before the service is called."""
-        if request.method == "POST" and refusal:
-            self.message_user(request, refusal, messages.ERROR)
-        elif request.method == "POST" and form.is_valid():
+        messages.ERROR and nothing changes. Otherwise the confirmation page. After a decision,
+        the payout's page, or `then(outcome)` when it names another."""
+        if request.method == "POST" and form.is_valid():
             try:
                 outcome = run(form.cleaned_data)
             except DomainError as error:
@@ -277,7 +301,7 @@ class PayoutDecisionButtons(DjangoObjectActions):
                 form.add_error(error.field, error.message)
             else:
                 self.message_user(request, done(outcome), messages.SUCCESS)
-                return redirect(_change_url(payout))
+                return redirect((then and then(outcome)) or _change_url(payout))
         return self._confirmation_page(request, payout, form=form, **page)
 
     def _confirmation_page(self, request, payout, *, form, template, **context):
@@ -301,7 +325,8 @@ class PayoutDecisionButtons(DjangoObjectActions):
         if refused:
             return refused
         bank_transfer = payout.method == Method.BANK_TRANSFER
-        form = ApproveForm(_posted(request), bank_transfer=bank_transfer)
+        form = ApproveForm(_posted(request))
+        # This session's two-factor is passed to the service, which refuses and audits.
         passed_two_factor = session_passed_two_factor(request)
 
         def run(data):
@@ -309,38 +334,104 @@ class PayoutDecisionButtons(DjangoObjectActions):
                 payout,
                 by=request.user,
                 note=data.get("note", ""),
-                bank_reference=data.get("bank_reference", ""),
                 two_factor_session=passed_two_factor,
             )
 
+        def then(approved):
+            # A bank transfer just claimed: on to where the approver makes and records it.
+            if claimed_by(approved, request.user) and approved.moved:
+                return action_url(approved, "record_bank_transfer")
+            return None
+
         account = services.payout_account_for(payout.campaign.organizer)
+        problems = services.approval_problems(
+            payout, request.user, two_factor_session=passed_two_factor
+        )
+        if bank_transfer and (changed := services.destination_problem(payout, account)):
+            problems.append(changed)
         page = {
             "template": "admin/payouts/approve.html",
             "title": gettext("Approve payout: %(amount)s to %(organizer)s")
             % {"amount": _money(payout), "organizer": payout.campaign.organizer},
             "submit_label": gettext("Approve"),
-            "problems": services.approval_problems(
-                payout, request.user, two_factor_session=passed_two_factor
-            ),
+            "problems": problems,
             "passed_two_factor": passed_two_factor,
             "two_factor_url": two_factor_url(request),
             "account": account,
             "account_warnings": account_warnings(payout, account),
-            "full_iban": grouped_iban(account.iban) if bank_transfer and account else "",
             "available_for_payout": selectors.payout_breakdown(
                 payout.campaign, exclude_payout=payout
             ).available,
             "bank_transfer": bank_transfer,
-            "transfer_description": gettext("Groundswell payout %(id)s") % {"id": payout.short_id},
         }
+        return self._decide(
+            request, payout, form=form, run=run, done=_approved, page=page, then=then
+        )
+
+    @action(
+        label=_("Record bank transfer"),
+        description=_("Make the bank transfer you claimed and record its reference"),
+        button_type="a",
+    )
+    def record_bank_transfer(self, request, obj):
+        payout, refused = self._payout_for(request, obj, "record_bank_transfer")
+        if refused:
+            return refused
+        account = services.payout_account_for(payout.campaign.organizer)
         return self._decide(
             request,
             payout,
-            form=form,
-            run=run,
-            done=_approved,
-            page=page,
-            # This session's two-factor is passed to the service, which refuses and audits.
+            form=BankTransferForm(_posted(request)),
+            run=lambda data: services.record_bank_transfer(
+                payout, by=request.user, bank_reference=data["bank_reference"]
+            ),
+            done=lambda _payout: (
+                gettext("Paid: %(amount)s; the organizer is emailed.") % {"amount": _money(payout)}
+            ),
+            page={
+                "template": "admin/payouts/record_bank_transfer.html",
+                "title": gettext("Record bank transfer: %(amount)s") % {"amount": _money(payout)},
+                "submit_label": gettext("Record bank transfer"),
+                # The one place a full IBAN is shown: the payout's own, as it was requested
+                # and checked at approval, never the organizer's account as it is now.
+                "full_iban": grouped_iban(payout.bank_iban),
+                "account_warnings": account_warnings(payout, account),
+                "transfer_description": transfer_description(payout),
+                "claimed_at": _date_time(payout.approved_at),
+                "failed_url": action_url(payout, "bank_transfer_failed"),
+            },
+        )
+
+    @action(
+        label=_("Bank transfer failed"),
+        description=_("The bank transfer you claimed could not be made: back to review"),
+        button_type="a",
+    )
+    def bank_transfer_failed(self, request, obj):
+        payout, refused = self._payout_for(request, obj, "bank_transfer_failed")
+        if refused:
+            return refused
+        help_text = _("Emailed to the organizer and kept in the payout's history.")
+        return self._decide(
+            request,
+            payout,
+            form=ReasonForm(_posted(request), help_text=help_text),
+            run=lambda data: services.bank_transfer_failed(
+                payout, by=request.user, reason=data["reason"]
+            ),
+            done=lambda _payout: gettext(
+                "Recorded as failed: the money is back on the campaign and the payout in review."
+            ),
+            page={
+                "template": "admin/payouts/confirm_decision.html",
+                "title": gettext("Bank transfer failed: %(amount)s") % {"amount": _money(payout)},
+                "intro": gettext(
+                    "Say why the transfer could not be made (the bank refused it, the account "
+                    "is closed). The reserved money returns to the campaign and the payout goes "
+                    "back to review, where a new approval makes a new transfer."
+                ),
+                "submit_label": gettext("Bank transfer failed"),
+            },
         )
 
     @action(label=_("Reject"), description=_("Refuse this payout request"), button_type="a")
@@ -476,6 +567,46 @@ def _change_url(payout):
     return reverse("admin:payouts_payout_change", args=[payout.pk])
 
 
+def action_url(payout, name):
+    return reverse("admin:payouts_payout_actions", args=[payout.pk, name])
+
+
+def is_claimed_bank_transfer(payout):
+    """A bank transfer its approver claimed and has not recorded yet."""
+    return payout.status == Status.PROCESSING and payout.method == Method.BANK_TRANSFER
+
+
+def claimed_by(payout, member):
+    return is_claimed_bank_transfer(payout) and payout.approved_by_id == member.pk
+
+
+def claim_note(payout, member):
+    """Who makes a claimed bank transfer, as a payout's page says it (None if none is)."""
+    if not is_claimed_bank_transfer(payout):
+        return None
+    when = _date_time(payout.approved_at)
+    if payout.approved_by_id == member.pk:
+        return gettext(
+            "You claimed this bank transfer on %(when)s: make it from the platform's bank "
+            "account, then record its reference (Record bank transfer)."
+        ) % {"when": when}
+    return gettext("Claimed by %(member)s on %(when)s: they make the transfer.") % {
+        "member": payout.approved_by,
+        "when": when,
+    }
+
+
+def transfer_description(payout):
+    """What the approver puts on the bank transfer: the payout's short id finds it here."""
+    return gettext("Groundswell payout %(id)s") % {"id": payout.short_id}
+
+
+def refuse_approval(request, payout, reason):
+    """The audit row of an approval the admin refused before the service could: the same as
+    services.approve_payout writes for its own refusals."""
+    record(payout, action="payout:approval_refused", by=request.user, note=reason)
+
+
 def _money(payout):
     return format_money(payout.amount_minor, payout.currency)
 
@@ -486,6 +617,11 @@ def _approved(payout):
         return gettext("It was already approved: nothing was done twice.")
     if payout.status == Status.PAID:
         return gettext("Approved and paid: %(amount)s.") % {"amount": _money(payout)}
+    if is_claimed_bank_transfer(payout):
+        return gettext(
+            "Approved: the bank transfer of %(amount)s is yours to make. Make it from the "
+            "platform's bank account, then record its reference here."
+        ) % {"amount": _money(payout)}
     return gettext(
         "Approved: %(amount)s is being transferred to %(destination)s; the payout shows paid "
         "once the transfer is made."
@@ -648,6 +784,7 @@ class PayoutAdmin(PayoutDecisionButtons, ReadOnlyAdmin):
                 **(extra_context or {}),
                 "title": gettext("Review payout") if in_review else gettext("Payout"),
                 "review": payout_review(payout),
+                "claim_note": claim_note(payout, request.user),
             }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -784,8 +921,9 @@ def payout_review(payout):
 # --- payout accounts ------------------------------------------------------------------------
 @admin.register(PayoutAccount)
 class PayoutAccountAdmin(ReadOnlyAdmin):
-    """Where each organizer's payouts go. The IBAN is masked here and in the list; the full one
-    is on the approve page of a bank-transfer payout only."""
+    """Where each organizer's payouts go. The IBAN is masked here and in the list; a full one is
+    shown only to the approver of a bank-transfer payout, on its Record bank transfer page
+    (the payout's own IBAN, as requested)."""
 
     list_display = [
         "member",

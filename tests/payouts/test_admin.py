@@ -1,7 +1,8 @@
 """The payouts admin over HTTP, as the admins reviewing money use it: the review queue, a
 payout's read-only review page, the decision buttons and their confirmation pages (through
 payouts.services, over the in-process stand-in with eager Celery), two-factor on approval,
-and payout accounts with the IBAN masked."""
+every refused approval audited, a bank transfer claimed by its approver and recorded by them
+alone, and payout accounts with the IBAN masked."""
 
 import re
 import time
@@ -29,6 +30,7 @@ from payouts.selectors import payout_breakdown
 from tests.core.test_wording import phrases, title_case_words
 from tests.factories import BudgetItemFactory, CampaignFactory, MemberFactory
 from tests.payouts.conftest import connect_verified, funded
+from tests.payouts.test_services import approve_payout
 from tests.uploads import image_bytes, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -157,7 +159,7 @@ def test_the_queue_lists_payouts_in_review_oldest_first_and_not_settled_ones(gat
     Payout.objects.filter(pk=older.pk).update(requested_at=timezone.now() - timedelta(days=2))
     paid = after_window(request_payout(second, amount=1_500))
     treasurer, _client = approver()
-    services.approve_payout(paid, by=treasurer, bank_reference="SEPA-1")
+    approve_payout(paid, by=treasurer, bank_reference="SEPA-1")
     paid.refresh_from_db()
     assert paid.status == Status.PAID
 
@@ -419,9 +421,16 @@ def test_hold_then_release_and_who_may_approve_afterwards(campaign, organizer):
     review = page(client, change_url(payout))
     assert action_url(payout, "release") in review and action_url(payout, "approve") not in review
     assert change_url(payout) in page(client, QUEUE)  # held payouts stay in the queue
-    # Approving a held payout is refused before the service (its button is not shown).
+    # Approving a held payout (a typed URL: its button is not shown) is refused before the
+    # service, and audited like the service's refusals; only looking writes nothing.
+    looked = client.get(action_url(payout, "approve"))
+    assert looked.status_code == 302 and looked["Location"] == change_url(payout)
+    assert not payout_events(payout, "payout:approval_refused").exists()
     refused = client.post(action_url(payout, "approve"))
     assert any("the payout is on hold" in m for m in messages_of(refused))
+    [audit] = payout_events(payout, "payout:approval_refused")
+    assert audit.actor == holder and "the payout is on hold" in audit.note
+    assert Payout.objects.get(pk=payout.pk).status == Status.ON_HOLD
 
     response = client.post(action_url(payout, "release"), {"note": "Invoice found."})
     assert any("back in review" in m for m in messages_of(response))
@@ -434,71 +443,182 @@ def test_hold_then_release_and_who_may_approve_afterwards(campaign, organizer):
 
 def test_view_only_staff_see_no_buttons_and_cannot_post_to_them(campaign, organizer, gateway):
     payout = after_window(request_payout(campaign))
-    _, client = viewer()
+    member, client = viewer()
     review = page(client, change_url(payout))
     assert "Collected from supporters" in review
     assert "/actions/" not in review
-    for name, data in [
+    buttons = [
         ("approve", {}),
         ("reject", {"reason": "No."}),
         ("hold", {"reason": "Wait."}),
         ("release", {}),
         ("waive_review_window", {"reason": "Now."}),
-    ]:
+        ("record_bank_transfer", {"bank_reference": "SEPA-1"}),
+        ("bank_transfer_failed", {"reason": "Refused."}),
+    ]
+    for name, _data in buttons:
         assert client.get(action_url(payout, name)).status_code == 403
+    assert not payout_events(payout, "payout:approval_refused").exists()  # only looked
+    for name, data in buttons:
         assert client.post(action_url(payout, name), data).status_code == 403
     payout.refresh_from_db()
     assert payout.status == Status.REQUESTED and payout.window_waived_at is None
     assert len(gateway.transfers) == 0
+    # The one refused approval, audited with why.
+    [audit] = payout_events(payout, "payout:approval_refused")
+    assert audit.actor == member and "permission to approve payouts" in audit.note
 
 
 # --- bank transfers and payout accounts ---------------------------------------------------------
-def test_a_bank_payout_shows_the_full_iban_on_the_approve_page_only_and_needs_a_reference(
-    campaign, gateway
-):
+def bank_payout(campaign, iban="be68 5390 0754 7034"):
+    """A bank-transfer payout past its review window, and the organizer's account."""
     account = services.save_bank_account(
-        campaign.organizer, iban="be68 5390 0754 7034", account_holder="Jo Organizer"
+        campaign.organizer, iban=iban, account_holder="Jo Organizer"
     )
     payout = after_window(request_payout(campaign))
     assert payout.method == PayoutAccount.Method.BANK_TRANSFER
-    _, client = approver()
+    return payout, account
 
+
+def test_approving_a_bank_payout_claims_it_and_its_approver_records_the_transfer(campaign, gateway):
+    payout, account = bank_payout(campaign)
+    treasurer, client = approver()
     review = page(client, change_url(payout))
     accounts_list = page(client, reverse("admin:payouts_payoutaccount_changelist"))
     account_page = page(client, reverse("admin:payouts_payoutaccount_change", args=[account.pk]))
-    for shown in (review, accounts_list, account_page):
+    confirm = page(client, action_url(payout, "approve"))
+    # Before approval the IBAN is masked everywhere, the approve page included.
+    for shown in (review, accounts_list, account_page, confirm):
         assert "BE68 •••• 7034" in shown
         assert IBAN not in shown and "5390 0754" not in shown
+    assert (
+        "Approving claims this bank transfer for you: you then make it from the platform's "
+        "bank account and record its reference here. Nobody else can."
+    ) in confirm
+    assert 'name="bank_reference"' not in confirm and "Jo Organizer" in confirm
+    assert action_url(payout, "record_bank_transfer") not in review  # nothing claimed yet
 
-    confirm = page(client, action_url(payout, "approve"))
-    assert "BE68 5390 0754 7034" in confirm and "Jo Organizer" in confirm
-    assert "Bank reference of your transfer" in confirm
-    assert f"Groundswell payout {payout.short_id}" in confirm
+    # Approving claims it: processing, the money reserved, and on to the record page.
+    response = client.post(action_url(payout, "approve"), {"note": "Invoices checked."})
+    record_url = action_url(payout, "record_bank_transfer")
+    assert response.status_code == 302 and response["Location"] == record_url
+    assert any("the bank transfer of €50.00 is yours to make" in m for m in messages_of(response))
+    payout.refresh_from_db()
+    assert payout.status == Status.PROCESSING and payout.approved_by == treasurer
+    breakdown = payout_breakdown(campaign)
+    assert breakdown.in_transfer == 5_000 and breakdown.paid_out == 0
+    assert len(gateway.transfers) == 0  # the approver makes the transfer, not the provider
 
-    missing = client.post(action_url(payout, "approve"), {"bank_reference": ""})
+    # The record page: the payout's own IBAN grouped in fours, its holder, amount, description.
+    recording = page(client, record_url)
+    assert "BE68 5390 0754 7034" in recording and "Jo Organizer" in recording
+    assert "€50.00" in recording and f"Groundswell payout {payout.short_id}" in recording
+    assert 'name="bank_reference"' in recording
+    assert action_url(payout, "bank_transfer_failed") in recording
+    mine = page(client, change_url(payout))
+    assert record_url in mine and "You claimed this bank transfer on" in mine
+    assert IBAN not in mine and "5390 0754" not in mine  # the change page stays masked
+
+    missing = client.post(record_url, {"bank_reference": "  "})
     assert missing.status_code == 200
     assert "Make the bank transfer first" in missing.content.decode()
-    assert Payout.objects.get(pk=payout.pk).status == Status.REQUESTED
+    assert Payout.objects.get(pk=payout.pk).status == Status.PROCESSING
 
-    response = client.post(action_url(payout, "approve"), {"bank_reference": "SEPA-2026-12-001"})
-    assert any("Approved and paid: €50.00." in m for m in messages_of(response))
+    response = client.post(record_url, {"bank_reference": "SEPA-2026-12-001"})
+    assert response["Location"] == change_url(payout)
+    assert any("Paid: €50.00" in m for m in messages_of(response))
     payout.refresh_from_db()
     assert payout.status == Status.PAID and payout.bank_reference == "SEPA-2026-12-001"
-    assert len(gateway.transfers) == 0  # the admin made the transfer, not the provider
     assert payout_breakdown(campaign).paid_out == 5_000
+    # Recorded once: a second submit changes nothing, and the page has no buttons left.
+    again = client.post(record_url, {"bank_reference": "SEPA-2026-12-002"})
+    assert any("Nothing was changed: the payout is paid." in m for m in messages_of(again))
+    assert Payout.objects.get(pk=payout.pk).bank_reference == "SEPA-2026-12-001"
+    assert record_url not in page(client, change_url(payout))
 
 
-def test_the_approve_page_warns_when_the_bank_account_changed_after_the_request(campaign, gateway):
-    services.save_bank_account(campaign.organizer, iban=IBAN, account_holder="Jo Organizer")
-    payout = after_window(request_payout(campaign))
+def test_only_the_approver_sees_where_to_send_a_claimed_bank_transfer_and_records_it(
+    campaign, gateway
+):
+    payout, _account = bank_payout(campaign)
+    treasurer, treasurer_client = approver()
+    approve_payout(payout, by=treasurer)
+    payout.refresh_from_db()
+    assert payout.status == Status.PROCESSING
+
+    other, client = approver()
+    review = page(client, change_url(payout))
+    assert f"Claimed by {treasurer} on " in review and "they make the transfer." in review
+    record_url = action_url(payout, "record_bank_transfer")
+    failed_url = action_url(payout, "bank_transfer_failed")
+    assert record_url not in review and failed_url not in review
+    assert action_url(payout, "approve") not in review
+    # A typed URL: refused, the IBAN not shown, nothing recorded.
+    for response in (
+        client.get(record_url),
+        client.post(record_url, {"bank_reference": "SEPA-3"}),
+        client.get(failed_url),
+        client.post(failed_url, {"reason": "I could not."}),
+    ):
+        assert response.status_code == 302 and response["Location"] == change_url(payout)
+        assert any(f"Claimed by {treasurer}" in m for m in messages_of(response))
+        assert IBAN not in response.content.decode()
+    payout.refresh_from_db()
+    assert payout.status == Status.PROCESSING and payout.bank_reference == ""
+    # Approving again is no way around it: refused, and audited.
+    again = client.post(action_url(payout, "approve"))
+    assert any("is being transferred" in m for m in messages_of(again))
+    assert payout_events(payout, "payout:approval_refused").filter(actor=other).exists()
+    assert Payout.objects.get(pk=payout.pk).approved_by == treasurer
+    # The approver still can.
+    assert "BE68 5390 0754 7034" in page(treasurer_client, record_url)
+
+
+def test_a_failed_bank_transfer_goes_back_to_review_with_the_money(campaign, gateway):
+    payout, _account = bank_payout(campaign)
+    treasurer, client = approver()
+    client.post(action_url(payout, "approve"))
+    assert Payout.objects.get(pk=payout.pk).status == Status.PROCESSING
+    failed_url = action_url(payout, "bank_transfer_failed")
+    assert failed_url in page(client, change_url(payout))
+    confirm = page(client, failed_url)
+    assert "The reserved money returns to the campaign" in confirm
+    assert IBAN not in confirm and "5390 0754" not in confirm
+    missing = client.post(failed_url, {"reason": ""})
+    assert missing.status_code == 200 and "Give a reason" in missing.content.decode()
+    assert Payout.objects.get(pk=payout.pk).status == Status.PROCESSING
+
+    response = client.post(failed_url, {"reason": "The bank says the account is closed."})
+    assert response["Location"] == change_url(payout)
+    assert any("back on the campaign" in m for m in messages_of(response))
+    payout.refresh_from_db()
+    assert payout.status == Status.REQUESTED and payout.approved_by is None
+    assert payout.failure_message == "The bank says the account is closed."
+    breakdown = payout_breakdown(campaign)
+    assert breakdown.in_transfer == 0 and breakdown.paid_out == 0
+    review = page(client, change_url(payout))
+    assert "again after a failed transfer: The bank says the account is closed." in review
+    assert action_url(payout, "approve") in review and change_url(payout) in page(client, QUEUE)
+
+
+def test_approval_is_refused_when_the_bank_account_changed_after_the_request(campaign, gateway):
+    payout, _account = bank_payout(campaign, iban=IBAN)
     services.save_bank_account(
         campaign.organizer, iban="DE89 3704 0044 0532 0130 00", account_holder="Jo Organizer"
     )
-    _, client = approver()
+    treasurer, client = approver()
     confirm = page(client, action_url(payout, "approve"))
     assert "changed after the request: it was BE68 •••• 7034, it is now DE89 •••• 3000" in confirm
-    assert "DE89 3704 0044 0532 0130 00" in confirm
+    assert "bank account changed since this request" in confirm
+    assert "DE89 3704 0044 0532 0130 00" not in confirm and "370400440532013000" not in confirm
     assert "it is now DE89 •••• 3000. Check with them" in page(client, change_url(payout))
+
+    response = client.post(action_url(payout, "approve"))
+    assert any("bank account changed since this request" in m for m in messages_of(response))
+    assert payout_events(payout, "payout:approval_refused").filter(actor=treasurer).exists()
+    payout.refresh_from_db()
+    assert payout.status == Status.REQUESTED and payout.approved_by is None
+    assert payout_breakdown(campaign).in_transfer == 0
 
 
 def test_payout_accounts_are_read_only(campaign, organizer):
@@ -511,12 +631,12 @@ def test_payout_accounts_are_read_only(campaign, organizer):
     assert client.get(reverse("admin:payouts_payoutaccount_add")).status_code == 403
 
 
-def test_the_payout_pages_are_in_sentence_case(campaign, organizer):
+def test_the_payout_pages_are_in_sentence_case(campaign, organizer, gateway):
     # Lower-case names: the pages name the organizer and the admin ("Welcome, ada.").
     type(organizer).objects.filter(pk=organizer.pk).update(display_name="jo")
     type(campaign).objects.filter(pk=campaign.pk).update(title="Our garden")
     payout = request_payout(campaign)
-    _, client = approver(display_name="ada")
+    admin, client = approver(display_name="ada")
     for url in [
         QUEUE,  # (not a filtered list: Django's own "✖ Clear all filters" would count)
         change_url(payout),
@@ -525,6 +645,7 @@ def test_the_payout_pages_are_in_sentence_case(campaign, organizer):
             for name in ("approve", "reject", "hold", "waive_review_window")
         ),
         reverse("admin:payouts_payoutaccount_changelist"),
+        *bank_transfer_pages(gateway, admin),
     ]:
         html = page(client, url)
         # The window title is Django's "<object> | <page> | <site>": each part starts with a
@@ -532,3 +653,17 @@ def test_the_payout_pages_are_in_sentence_case(campaign, organizer):
         html = re.sub(r"<title>.*?</title>", "", html, flags=re.S)
         offending = {p: words for p in phrases(html) if (words := title_case_words(p))}
         assert offending == {}, url
+
+
+def bank_transfer_pages(gateway, admin):
+    """A bank payout `admin` claimed: its page, and the record and failed pages."""
+    other = another_funded_campaign(gateway, "Our orchard")
+    type(other.organizer).objects.filter(pk=other.organizer.pk).update(display_name="kim")
+    payout, _account = bank_payout(other)
+    approve_payout(payout, by=admin)
+    assert Payout.objects.get(pk=payout.pk).status == Status.PROCESSING
+    return [
+        change_url(payout),
+        action_url(payout, "record_bank_transfer"),
+        action_url(payout, "bank_transfer_failed"),
+    ]
