@@ -606,7 +606,12 @@ def record_bank_transfer(payout, *, by, bank_reference, now=None):
             )
 
     with transaction.atomic():
-        locked = Payout.objects.select_for_update().select_related("approved_by").get(pk=payout.pk)
+        # of=("self",): PostgreSQL locks no row of an outer join's nullable side (approved_by).
+        locked = (
+            Payout.objects.select_for_update(of=("self",))
+            .select_related("approved_by")
+            .get(pk=payout.pk)
+        )
         if locked.status == Status.PAID:
             return locked
         if locked.status != Status.PROCESSING:

@@ -267,19 +267,20 @@ def _team_campaign(request, pk):
     return get_object_or_404(Campaign.objects.editable_by(request.user), pk=pk)
 
 
-def _destination_words(payout):
+def _destination_words(payout, *, is_owner):
     if payout.method == PayoutAccount.Method.BANK_TRANSFER:
         return payout.destination  # the masked IBAN, fixed when it was requested
-    if not payout.destination:
-        return gettext("the organizer's Stripe account")
-    return gettext("the Stripe account ending in %(end)s") % {"end": payout.destination[-4:]}
+    # A connected account's id ("acct_…") means nothing to a person: name whose account it is.
+    if is_owner:
+        return gettext("your Stripe account")
+    return gettext("the organizer's Stripe account")
 
 
 def _when(value):
     return date_format(timezone.localtime(value), WHEN) if value else ""
 
 
-def _where_it_stands(payout, now):
+def _where_it_stands(payout, now, *, is_owner):
     """One sentence for the payout's status."""
     Status = Payout.Status
     status = payout.status
@@ -300,12 +301,12 @@ def _where_it_stands(payout, now):
         return gettext("Approved; the transfer starts shortly.")
     if status == Status.PROCESSING:
         return gettext("Being transferred to %(destination)s.") % {
-            "destination": _destination_words(payout)
+            "destination": _destination_words(payout, is_owner=is_owner)
         }
     if status == Status.PAID:
         return gettext("Paid on %(date)s to %(destination)s.") % {
             "date": _when(payout.paid_at),
-            "destination": _destination_words(payout),
+            "destination": _destination_words(payout, is_owner=is_owner),
         }
     if status == Status.FAILED:
         return gettext("The transfer failed; the money is back with the campaign.")
@@ -318,17 +319,17 @@ def campaign_payouts(request, pk):
     campaign = _team_campaign(request, pk)
     breakdown = payout_breakdown(campaign)
     now = timezone.now()
+    is_owner = services.can_request_payouts(campaign, request.user)
     rows = [
         {
             "payout": payout,
-            "where_it_stands": _where_it_stands(payout, now),
+            "where_it_stands": _where_it_stands(payout, now, is_owner=is_owner),
             "shows_reason": payout.status in (Payout.Status.ON_HOLD, Payout.Status.REJECTED)
             and bool(payout.decision_reason),
             "shows_failure": payout.status != Payout.Status.PAID and bool(payout.failure_message),
         }
         for payout in payouts_for(campaign)
     ]
-    is_owner = services.can_request_payouts(campaign, request.user)
     payable = campaign.status in services.PAYABLE_CAMPAIGN_STATUSES
     return render(
         request,

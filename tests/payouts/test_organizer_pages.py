@@ -259,7 +259,7 @@ def test_the_payouts_page_shows_the_breakdown_and_a_request_link_to_the_organize
     assert response.status_code == 200
     page = text(response)
     breakdown = payout_breakdown(funded_campaign)
-    assert "Gross collected €75.00" in page
+    assert "Collected from supporters €75.00" in page
     assert "Platform fee (5%) €3.75" in page
     assert f"Available now €{breakdown.available / 100:.2f}" in page
     assert "Card processing fees" in page
@@ -275,7 +275,7 @@ def test_co_organizers_see_the_payouts_but_no_request_link(client, funded_campai
     response = client.get(payouts_url(funded_campaign))
     assert response.status_code == 200
     page = text(response)
-    assert "Gross collected €75.00" in page
+    assert "Collected from supporters €75.00" in page
     assert "Only the campaign's organizer can request payouts." in page
     assert request_url(funded_campaign) not in response.content.decode()
 
@@ -339,7 +339,7 @@ def test_a_paid_bank_payout_shows_when_and_where_masked(client, funded_campaign,
     assert f"Paid on {paid_on}" in page
     assert "to BE71 •••• 6769" in page
     assert GOOD_IBAN_COMPACT not in response.content.decode()
-    assert "Paid out €15.00" in page
+    assert "Paid out to the organizer €15.00" in page
 
 
 def test_the_payouts_page_makes_the_same_queries_for_one_payout_or_five(
