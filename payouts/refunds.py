@@ -22,7 +22,6 @@ keeps that status and writes its own audit row.
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
@@ -34,7 +33,7 @@ from campaigns.models import Campaign
 from core.emails import queue_email
 from core.errors import NotPermitted
 from core.models import record
-from core.money import format_money, round_minor
+from core.money import allocate, format_money
 from core.transitions import transition
 from ledger import accounts as ledger_accounts
 from ledger import selectors as ledger_selectors
@@ -339,7 +338,10 @@ def _platform_fee_share(pledge, refund):
         return 0
     fee = fee_tx.entries.get(amount_minor__gt=0).amount_minor
     refunded_so_far = refunded_minor(pledge, pending=False)  # this one included (succeeded)
-    owed_back = round_minor(Decimal(fee) * refunded_so_far / collected)
+    # The fee split between what is refunded and what is kept, with the one rounding rule.
+    owed_back = allocate(
+        fee, {"back": refunded_so_far, "kept": collected - refunded_so_far}, remainder_to="kept"
+    )["back"]
     given_back = (
         LedgerTransaction.objects.filter(
             kind=Kind.PLATFORM_FEE, pledge_id=pledge.pk, key__startswith="platform_fee:refund:"
