@@ -50,6 +50,7 @@ from core.errors import DomainError
 from core.models import AuditEvent, record
 from core.money import format_money
 from ledger.models import Account, Entry
+from members.two_factor import is_enrolled, session_passed_two_factor
 from payouts import refunds, selectors, services
 from payouts.models import Payout, PayoutAccount, Refund
 from payouts.refund_views import (
@@ -434,21 +435,31 @@ class PayoutDecisionButtons(DjangoObjectActions):
             },
         )
 
-    @action(label=_("Reject"), description=_("Refuse this payout request"), button_type="a")
-    def reject(self, request, obj):
-        payout, refused = self._payout_for(request, obj, "reject")
+    def _reason_decision(self, request, obj, name, *, service, help_text, done, page):
+        """An action whose confirmation asks for a reason (reject, hold, waive the window):
+        `service(payout, by=, reason=)` runs on a valid POST."""
+        payout, refused = self._payout_for(request, obj, name)
         if refused:
             return refused
-        help_text = _("Emailed to the organizer and kept in the payout's history.")
-        form = ReasonForm(_posted(request), help_text=help_text)
         return self._decide(
             request,
             payout,
-            form=form,
-            run=lambda data: services.reject_payout(payout, by=request.user, reason=data["reason"]),
-            done=lambda _payout: gettext("Rejected; the organizer is emailed your reason."),
-            page={
-                "template": "admin/payouts/confirm_decision.html",
+            form=ReasonForm(_posted(request), help_text=help_text),
+            run=lambda data: service(payout, by=request.user, reason=data["reason"]),
+            done=lambda _payout: done,
+            page={"template": "admin/payouts/confirm_decision.html", **page(payout)},
+        )
+
+    @action(label=_("Reject"), description=_("Refuse this payout request"), button_type="a")
+    def reject(self, request, obj):
+        return self._reason_decision(
+            request,
+            obj,
+            "reject",
+            service=services.reject_payout,
+            help_text=_("Emailed to the organizer and kept in the payout's history."),
+            done=gettext("Rejected; the organizer is emailed your reason."),
+            page=lambda payout: {
                 "title": gettext("Reject payout: %(amount)s") % {"amount": _money(payout)},
                 "intro": gettext(
                     "The request is refused for good: no money moves, and the organizer is "
@@ -464,19 +475,14 @@ class PayoutDecisionButtons(DjangoObjectActions):
         button_type="a",
     )
     def hold(self, request, obj):
-        payout, refused = self._payout_for(request, obj, "hold")
-        if refused:
-            return refused
-        help_text = _("Shown to the organizer and kept in the payout's history.")
-        form = ReasonForm(_posted(request), help_text=help_text)
-        return self._decide(
+        return self._reason_decision(
             request,
-            payout,
-            form=form,
-            run=lambda data: services.hold_payout(payout, by=request.user, reason=data["reason"]),
-            done=lambda _payout: gettext("On hold until an admin releases it."),
-            page={
-                "template": "admin/payouts/confirm_decision.html",
+            obj,
+            "hold",
+            service=services.hold_payout,
+            help_text=_("Shown to the organizer and kept in the payout's history."),
+            done=gettext("On hold until an admin releases it."),
+            page=lambda payout: {
                 "title": gettext("Hold payout: %(amount)s") % {"amount": _money(payout)},
                 "intro": gettext(
                     "The payout waits, and cannot be approved, until an admin releases the "
@@ -529,23 +535,14 @@ class PayoutDecisionButtons(DjangoObjectActions):
         button_type="a",
     )
     def waive_review_window(self, request, obj):
-        payout, refused = self._payout_for(request, obj, "waive_review_window")
-        if refused:
-            return refused
-        help_text = _("Kept in the payout's history, with your name.")
-        form = ReasonForm(_posted(request), help_text=help_text)
-        return self._decide(
+        return self._reason_decision(
             request,
-            payout,
-            form=form,
-            run=lambda data: services.waive_review_window(
-                payout, by=request.user, reason=data["reason"]
-            ),
-            done=lambda _payout: gettext(
-                "Review window waived: another admin can approve the payout now."
-            ),
-            page={
-                "template": "admin/payouts/confirm_decision.html",
+            obj,
+            "waive_review_window",
+            service=services.waive_review_window,
+            help_text=_("Kept in the payout's history, with your name."),
+            done=gettext("Review window waived: another admin can approve the payout now."),
+            page=lambda payout: {
                 "title": gettext("Waive review window: %(amount)s") % {"amount": _money(payout)},
                 "intro": gettext(
                     "Supporters can raise concerns about a payout until %(ends)s. Waiving the "
@@ -628,21 +625,8 @@ def _approved(payout):
     ) % {"amount": _money(payout), "destination": payout.destination}
 
 
-def session_passed_two_factor(request):
-    """members.two_factor's answer; False (refuse) if that module is not installed yet."""
-    try:
-        from members.two_factor import session_passed_two_factor as passed
-    except ImportError:  # pragma: no cover - it ships with the admin's two-factor middleware
-        return False
-    return passed(request)
-
-
 def two_factor_url(request):
     """Where this session enters a code (or the member sets up an app) and comes back."""
-    try:
-        from members.two_factor import is_enrolled
-    except ImportError:  # pragma: no cover - see session_passed_two_factor
-        return None
     name = "mfa_reauthenticate" if is_enrolled(request.user) else "mfa_activate_totp"
     try:
         url = reverse(name)

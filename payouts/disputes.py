@@ -34,12 +34,6 @@ logger = logging.getLogger(__name__)
 
 Kind = LedgerTransaction.Kind
 CLOSED_PROVIDER_STATUSES = ("won", "lost", "warning_closed")
-OPEN_PROVIDER_STATUSES = (
-    "warning_needs_response",
-    "warning_under_review",
-    "needs_response",
-    "under_review",
-)
 
 
 class DisputeTooEarly(Exception):
@@ -246,25 +240,22 @@ def _post_reinstated(closed, pledge, dispute):
 
 
 def hold_payouts(campaign_id):
+    from payouts.services import platform_hold
+
     for payout in Payout.objects.filter(campaign_id=campaign_id, status=Payout.Status.REQUESTED):
-        transition(
+        platform_hold(
             payout,
-            Payout.Status.ON_HOLD,
+            Payout.HoldKind.DISPUTE,
             note=_("A payment of the campaign is disputed."),
-            updates={
-                "hold_kind": Payout.HoldKind.DISPUTE,
-                "decision_reason": _("A supporter's bank disputes a payment; payouts wait."),
-            },
+            reason=_("A supporter's bank disputes a payment; payouts wait."),
         )
 
 
 def _release_holds(campaign_id):
-    for payout in Payout.objects.filter(
-        campaign_id=campaign_id, status=Payout.Status.ON_HOLD, hold_kind=Payout.HoldKind.DISPUTE
-    ):
-        transition(
-            payout,
-            Payout.Status.REQUESTED,
-            note=_("No dispute is open any more."),
-            updates={"hold_kind": "", "decision_reason": ""},
-        )
+    from payouts.services import release_platform_holds
+
+    release_platform_holds(
+        Payout.objects.filter(campaign_id=campaign_id),
+        Payout.HoldKind.DISPUTE,
+        note=_("No dispute is open any more."),
+    )

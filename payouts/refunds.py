@@ -69,13 +69,25 @@ def refunded_minor(pledge, *, pending=True):
     return total["total"] or 0
 
 
-def refundable_minor(pledge):
-    """What may still be refunded: the collected amount less refunds made or in flight."""
+def collected_minor(pledge):
+    """What the pledge's contribution brought in (0 if nothing was collected)."""
     contribution = contribution_of(pledge)
     if contribution is None:
         return 0
-    collected = contribution.entries.get(amount_minor__gt=0).amount_minor
-    return max(0, collected - refunded_minor(pledge))
+    return contribution.entries.get(amount_minor__gt=0).amount_minor
+
+
+def refundable_minor(pledge):
+    """What may still be refunded: the collected amount less refunds made or in flight."""
+    return max(0, collected_minor(pledge) - refunded_minor(pledge))
+
+
+def _into_campaign(**transaction_filters):
+    """What the ledger transactions matching the filters brought into a campaign's account."""
+    total = LedgerTransaction.objects.filter(
+        entries__account__kind=Account.Kind.CAMPAIGN, **transaction_filters
+    ).aggregate(total=Sum("entries__amount_minor"))["total"]
+    return total or 0
 
 
 def can_refund(pledge, member):
@@ -330,7 +342,7 @@ def _platform_fee_share(pledge, refund):
     """The platform fee on what is refunded, counted on the running total so that a full
     refund in parts gives back exactly the whole fee: round(fee × refunded so far ÷ collected)
     less what earlier refunds gave back."""
-    collected = contribution_of(pledge).entries.get(amount_minor__gt=0).amount_minor
+    collected = collected_minor(pledge)
     fee_tx = LedgerTransaction.objects.filter(
         kind=Kind.PLATFORM_FEE, key=f"platform_fee:pledge:{pledge.pk}"
     ).first()
@@ -342,13 +354,8 @@ def _platform_fee_share(pledge, refund):
     owed_back = allocate(
         fee, {"back": refunded_so_far, "kept": collected - refunded_so_far}, remainder_to="kept"
     )["back"]
-    given_back = (
-        LedgerTransaction.objects.filter(
-            kind=Kind.PLATFORM_FEE, pledge_id=pledge.pk, key__startswith="platform_fee:refund:"
-        )
-        .filter(entries__account__kind=Account.Kind.CAMPAIGN)
-        .aggregate(total=Sum("entries__amount_minor"))["total"]
-        or 0
+    given_back = _into_campaign(
+        kind=Kind.PLATFORM_FEE, pledge_id=pledge.pk, key__startswith="platform_fee:refund:"
     )
     return max(0, owed_back - given_back)
 
@@ -493,13 +500,11 @@ def _record_reversal(claim, reversal):
 
 def _reversed_in_ledger(payout):
     """What refunds took back from this payout's transfer so far, as the ledger recorded it."""
-    total = LedgerTransaction.objects.filter(
+    return _into_campaign(
         kind=Kind.PAYOUT_REVERSAL,
         key__startswith="payout_reversal:refund:",
         key__endswith=f":{payout.public_id}",
-        entries__account__kind=Account.Kind.CAMPAIGN,
-    ).aggregate(total=Sum("entries__amount_minor"))["total"]
-    return total or 0
+    )
 
 
 def retry_pending_reversals(*, older_than, now=None, limit=200):

@@ -28,6 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.models import BudgetItem, Campaign, Collaborator
 from core.emails import queue_email
@@ -49,6 +50,10 @@ logger = logging.getLogger(__name__)
 # recovery of failed cards may still be running while it is settling.
 PAYABLE_CAMPAIGN_STATUSES = (Campaign.Status.SETTLING, Campaign.Status.FUNDED)
 MAX_NOTE_LENGTH = 2000
+# The refusal a co-organizer gets (the request page shows it too).
+NOT_ORGANIZER = gettext_lazy(
+    "Only the campaign's organizer can request payouts; co-organizers cannot."
+)
 # A request identical to one the same organizer made this recently is that request again.
 DUPLICATE_REQUEST_WINDOW = timedelta(minutes=1)
 MAX_REASON_LENGTH = 2000
@@ -155,30 +160,37 @@ def _follow_verification(account):
         campaign__organizer=account.member, method=PayoutAccount.Method.STRIPE_CONNECT
     )
     if account.is_verified:
-        for payout in payouts.filter(
-            status=Status.ON_HOLD, hold_kind=Payout.HoldKind.ACCOUNT_UNVERIFIED
-        ):
-            transition(
-                payout,
-                Status.REQUESTED,
-                note=_("The payout account is verified."),
-                updates={"hold_kind": "", "decision_reason": ""},
-            )
+        release_platform_holds(
+            payouts, Payout.HoldKind.ACCOUNT_UNVERIFIED, note=_("The payout account is verified.")
+        )
     else:
         for payout in payouts.filter(status=Status.REQUESTED):
             _hold_unverified(payout)
 
 
 def _hold_unverified(payout):
-    transition(
+    platform_hold(
         payout,
-        Status.ON_HOLD,
+        Payout.HoldKind.ACCOUNT_UNVERIFIED,
         note=_("The payout account is not verified."),
-        updates={
-            "hold_kind": Payout.HoldKind.ACCOUNT_UNVERIFIED,
-            "decision_reason": _("The payout account is not verified yet."),
-        },
+        reason=_("The payout account is not verified yet."),
     )
+
+
+def platform_hold(payout, kind, *, note, reason):
+    """requested → on_hold by the platform itself (`kind` says why; the organizer sees
+    `reason`); released by release_platform_holds once the cause is gone."""
+    return transition(
+        payout, Status.ON_HOLD, note=note, updates={"hold_kind": kind, "decision_reason": reason}
+    )
+
+
+def release_platform_holds(payouts, kind, *, note):
+    """Back to review: the payouts (a queryset) that the platform held for `kind`."""
+    for payout in payouts.filter(status=Status.ON_HOLD, hold_kind=kind):
+        transition(
+            payout, Status.REQUESTED, note=note, updates={"hold_kind": "", "decision_reason": ""}
+        )
 
 
 def save_bank_account(member, *, iban, account_holder):
@@ -360,7 +372,7 @@ def _check_requester(campaign, member):
     ).exists()
     if is_co_organizer:
         raise PayoutError(
-            _("Only the campaign's organizer can request payouts; co-organizers cannot."),
+            str(NOT_ORGANIZER),
             code="not_organizer",
         )
     raise NotPermitted(_("No such campaign."))

@@ -60,7 +60,9 @@ def dispatch_transfer(payout, *, now=None):
     now = now or timezone.now()
     Payout.objects.filter(pk=payout.pk).update(transfer_enqueued_at=now)
     payout_id = payout.pk
-    transaction.on_commit(lambda: transfer_payout.delay(payout_id))
+    # robust: a broker outage must not turn a committed approval into an error page; the
+    # sweep re-sends what was not sent (transfer_enqueued_at).
+    transaction.on_commit(lambda: transfer_payout.delay(payout_id), robust=True)
 
 
 def send_transfer(payout_id, *, gateway=None, now=None):

@@ -7,7 +7,6 @@ next to the field it names (or in a message); NotPermitted and campaigns the mem
 help organize are a 404; a co-organizer asking for a payout gets a 403 that says why.
 """
 
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -360,9 +359,7 @@ def _only_the_organizer(request, campaign, message=None):
             "campaign": campaign,
             "steps": STEPS,
             "step": "payouts",
-            # The words of services.request_payout's "not_organizer" refusal.
-            "message": message
-            or gettext("Only the campaign's organizer can request payouts; co-organizers cannot."),
+            "message": message or services.NOT_ORGANIZER,
         },
         status=403,
     )

@@ -32,7 +32,7 @@ def account_updated(event):
     from payouts.tasks import sync_connected_account
 
     if PayoutAccount.objects.filter(stripe_account_id=account_id).exists():
-        transaction.on_commit(lambda: sync_connected_account.delay(account_id))
+        transaction.on_commit(lambda: sync_connected_account.delay(account_id), robust=True)
 
 
 @register("transfer.created", "transfer.updated")
