@@ -70,6 +70,10 @@ def configure(celery_app, django_settings):
                 "task": "payouts.payout_sweep",
                 "schedule": timedelta(seconds=django_settings.PAYOUT_SWEEP_SECONDS),
             },
+            "community-sweep": {
+                "task": "community.sweep",
+                "schedule": timedelta(seconds=django_settings.COMMUNITY_SWEEP_SECONDS),
+            },
             # Proves beat and a worker are alive; settlement and payout sweeps join here.
             "worker-heartbeat": {"task": "core.tasks.heartbeat", "schedule": crontab(minute="*/5")},
             # Outbox emails whose task message was lost, or whose run died mid-send.

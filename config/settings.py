@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "payments",
     "ledger",
     "payouts",
+    "community",
     "demo",  # the top floor: it may import every app listed above; none imports it
 ]
 
@@ -326,3 +327,17 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "stripe": {"level": "WARNING"}},
 }
+
+# --- community (updates, comments, follows, notifications, embeds) --------------------------
+# A member may post this many comments a minute and an hour (community.comments).
+COMMENTS_PER_MINUTE = env.int("COMMENTS_PER_MINUTE", default=5)
+COMMENTS_PER_HOUR = env.int("COMMENTS_PER_HOUR", default=40)
+COMMENTS_PER_PAGE = env.int("COMMENTS_PER_PAGE", default=20)
+# Reports a member may file an hour.
+REPORTS_PER_HOUR = env.int("REPORTS_PER_HOUR", default=20)
+# How often beat runs the follower sweep (launch emails, the 48-hour reminder, updates that
+# turned public) and how long before the deadline the reminder goes.
+COMMUNITY_SWEEP_SECONDS = env.int("COMMUNITY_SWEEP_SECONDS", default=60)
+DEADLINE_REMINDER_HOURS = env.int("DEADLINE_REMINDER_HOURS", default=48)
+# An unsubscribe link older than this is refused (and says so); a new email brings a new one.
+COMMUNITY_UNSUBSCRIBE_MAX_AGE_DAYS = env.int("COMMUNITY_UNSUBSCRIBE_MAX_AGE_DAYS", default=365)

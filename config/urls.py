@@ -27,6 +27,7 @@ urlpatterns = [
     path("", include("campaigns.urls")),
     path("", include("pledges.urls")),
     path("", include("payouts.urls")),
+    path("", include("community.urls")),
 ]
 
 # Uploaded covers and avatars, with DEBUG on or off (core.media; SERVE_MEDIA=false turns it off

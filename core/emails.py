@@ -1,4 +1,6 @@
-"""Transactional email from templates: templates/emails/<name>_subject.txt and _body.txt.
+"""Transactional email from templates: templates/emails/<name>_subject.txt and _body.txt, and
+an HTML alternative in the site's look: templates/emails/<name>_body.html when there is one,
+else the plain text set in emails/layout.html (paragraphs and links kept).
 
 `send_templated_email` sends at once (the old way). The outbox sends exactly once per key:
 `queue_email` stores the rendered email (OutboundEmail) the first time a key is seen and
@@ -22,6 +24,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -65,20 +68,45 @@ def render_email(name, context):
     return f"{SUBJECT_PREFIX}{subject}", body
 
 
+def render_email_html(name, context, *, subject, body_text):
+    """The HTML alternative of email `name`: its own _body.html template when it has one, or
+    the plain-text body in the layout (escaped; paragraphs, line breaks and links kept)."""
+    context = {"SITE_URL": settings.SITE_URL, **context, "subject": subject}
+    try:
+        return render_to_string(f"emails/{name}_body.html", context)
+    except TemplateDoesNotExist:
+        pass
+    return render_to_string("emails/layout.html", {**context, "body_text": body_text})
+
+
+def unsubscribe_headers(url):
+    """The headers of a one-click unsubscribe (RFC 8058): mail clients POST
+    "List-Unsubscribe=One-Click" to `url`, which must be an https URL in production."""
+    return {
+        "List-Unsubscribe": f"<{url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
 def send_templated_email(to, name, context):
-    """Send one plain-text email now; `to` is an address or a list of addresses."""
+    """Send one email now, without the outbox (nothing records it; prefer queue_email); `to`
+    is an address or a list of addresses."""
     recipients = [to] if isinstance(to, str) else list(to)
     subject, body = render_email(name, context)
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    html = render_email_html(name, context, subject=subject, body_text=body)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, html_message=html)
 
 
-def queue_email(key, to, name, context):
+def queue_email(key, to, name, context, *, unsubscribe_url=""):
     """Store email `name` for `to` under `key` once, and send it in a task after commit.
 
     key: which event for whom, e.g. "pledge:42:charge_failed:attempt:3"; a key already
         stored is left alone (whatever its status), so a caller that runs twice sends once.
-    Renders now, in the active language. Returns (OutboundEmail, created). Safe inside the
-    caller's transaction: a concurrent insert of the same key is caught in a savepoint.
+    unsubscribe_url: for optional emails (community.notifications), the signed one-click link:
+        it goes into the List-Unsubscribe headers and, as `unsubscribe_url`, the templates.
+    Renders now (plain text and HTML), in the active language. Returns (OutboundEmail,
+    created). Safe inside the caller's transaction: a concurrent insert of the same key is
+    caught in a savepoint.
     """
     if not isinstance(to, str):
         raise TypeError("queue_email sends to one address; queue one email per recipient")
@@ -87,11 +115,19 @@ def queue_email(key, to, name, context):
     existing = OutboundEmail.objects.filter(key=key).first()
     if existing is not None:
         return existing, False
+    context = {**context, "unsubscribe_url": unsubscribe_url}
     subject, body = render_email(name, context)
+    html = render_email_html(name, context, subject=subject, body_text=body)
     try:
         with transaction.atomic():
             email = OutboundEmail.objects.create(
-                key=key, to=to, template=name, subject=subject, body_text=body
+                key=key,
+                to=to,
+                template=name,
+                subject=subject,
+                body_text=body,
+                body_html=html,
+                headers=unsubscribe_headers(unsubscribe_url) if unsubscribe_url else {},
             )
     except IntegrityError:
         # Lost the race for this key; the winner's transaction has committed (the unique index
@@ -210,7 +246,11 @@ def _schedule_send(email_pk):
 
 def _send(email):
     message = EmailMultiAlternatives(
-        email.subject, email.body_text, settings.DEFAULT_FROM_EMAIL, [email.to]
+        email.subject,
+        email.body_text,
+        settings.DEFAULT_FROM_EMAIL,
+        [email.to],
+        headers=email.headers or None,
     )
     if email.body_html:
         message.attach_alternative(email.body_html, "text/html")

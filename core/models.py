@@ -88,6 +88,8 @@ class OutboundEmail(models.Model):
     subject = models.TextField(_("subject"))
     body_text = models.TextField(_("plain-text body"))
     body_html = models.TextField(_("HTML body"), blank=True)
+    # Extra message headers, e.g. List-Unsubscribe and List-Unsubscribe-Post (RFC 8058).
+    headers = models.JSONField(_("headers"), default=dict, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.QUEUED)
     attempts = models.PositiveIntegerField(
         _("attempts"), default=0, help_text=_("How many times a run tried to send it.")

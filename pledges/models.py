@@ -114,6 +114,17 @@ class Pledge(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     fix_window_ends_at = models.DateTimeField(null=True, blank=True)
     collected_at = models.DateTimeField(null=True, blank=True)
+    # Where the supporter came from (a share link's ?ref= and utm_source, captured at pledge
+    # time by pledges.referrals); shown to organizers as referrers on their dashboard.
+    referral_code = models.CharField(max_length=64, blank=True)
+    referral_source = models.CharField(max_length=64, blank=True)
+    # Consent to give the organizer the supporter's email address for delivering a reward:
+    # without it the supporters list and its CSV never show the address.
+    share_email_with_organizer = models.BooleanField(default=False)
+    # Reward fulfilment (pledges.fulfilment): when the organizer marked the reward sent, and
+    # the tracking reference they gave for it.
+    reward_sent_at = models.DateTimeField(null=True, blank=True)
+    reward_tracking = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,0 +1,3 @@
+"""Community pages: comments (routes in urlpatterns, collected by community.urls)."""
+
+urlpatterns = []

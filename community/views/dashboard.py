@@ -1,0 +1,3 @@
+"""Community pages: dashboard (routes in urlpatterns, collected by community.urls)."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Community pages: notifications (routes in urlpatterns, collected by community.urls)."""
+
+urlpatterns = []

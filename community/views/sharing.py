@@ -1,0 +1,3 @@
+"""Community pages: sharing (routes in urlpatterns, collected by community.urls)."""
+
+urlpatterns = []

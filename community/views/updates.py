@@ -1,0 +1,3 @@
+"""Community pages: updates (routes in urlpatterns, collected by community.urls)."""
+
+urlpatterns = []
