@@ -76,7 +76,10 @@ def render_email_html(name, context, *, subject, body_text):
         return render_to_string(f"emails/{name}_body.html", context)
     except TemplateDoesNotExist:
         pass
-    return render_to_string("emails/layout.html", {**context, "body_text": body_text})
+    # A plain str: the rendered text template comes back marked safe, and the layout must
+    # escape what a campaign title or a member's name may hold.
+    plain_text = "".join(["", body_text])
+    return render_to_string("emails/layout.html", {**context, "body_text": plain_text})
 
 
 def unsubscribe_headers(url):

@@ -108,7 +108,13 @@ def test_queued_email_is_rendered_when_queued(settings, django_capture_on_commit
     edit_url = reverse("campaigns:edit", args=[campaign.pk])
     assert f"Launch your campaign: https://groundswell.example{edit_url}" in email.body_text
     assert "“Elm Street garden” has been approved" in email.body_text
-    assert email.body_html == ""
+    # The HTML alternative is the same text in the site's layout, its links kept as links.
+    assert "Groundswell" in email.body_html
+    assert "&ldquo;Elm Street garden&rdquo; has been approved" in email.body_html or (
+        "“Elm Street garden” has been approved" in email.body_html
+    )
+    assert f'<a href="https://groundswell.example{edit_url}"' in email.body_html
+    assert email.headers == {}
     assert (email.status, email.attempts, email.last_error, email.sent_at) == (
         Status.QUEUED,
         0,
@@ -232,7 +238,8 @@ def test_the_send_task_sends_the_stored_email_and_marks_it_sent():
     assert message.to == ["organizer@example.org"]
     assert message.subject == email.subject
     assert message.body == email.body_text
-    assert message.alternatives == []
+    assert message.alternatives == [(email.body_html, "text/html")]
+    assert "List-Unsubscribe" not in message.extra_headers
     email.refresh_from_db()
     assert email.status == Status.SENT
     assert email.sent_at is not None
@@ -295,6 +302,38 @@ def test_an_html_body_goes_out_as_the_alternative_to_the_text():
 
     assert mail.outbox[0].body == email.body_text
     assert mail.outbox[0].alternatives == [("<p>Approved</p>", "text/html")]
+
+
+def test_the_html_alternative_escapes_what_the_text_holds():
+    campaign = CampaignFactory(title="<script>alert(1)</script> garden")
+
+    email, _created = emails.queue_email(
+        "k", "organizer@example.org", "campaign_approved", {"campaign": campaign, "note": ""}
+    )
+
+    assert "<script>" not in email.body_html
+    assert "&lt;script&gt;" in email.body_html
+
+
+def test_an_optional_email_carries_the_one_click_unsubscribe_headers_and_link():
+    url = "https://groundswell.example/unsubscribe/abc/"
+    email, _created = emails.queue_email(
+        "k",
+        "member@example.org",
+        "campaign_approved",
+        {"campaign": CampaignFactory(), "note": ""},
+        unsubscribe_url=url,
+    )
+
+    emails.deliver(email.pk)
+
+    message = mail.outbox[0]
+    assert message.extra_headers == {
+        "List-Unsubscribe": f"<{url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    assert message.message()["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert f'href="{url}"' in message.alternatives[0][0]
 
 
 # --- failures ---------------------------------------------------------------------------------
