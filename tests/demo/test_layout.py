@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("members", "campaigns", "pledges", "payments", "payouts", "ledger")
+APPS = ("members", "campaigns", "pledges", "payments", "payouts", "ledger", "community")
 
 
 def import_pattern(names):
@@ -36,3 +36,14 @@ def test_the_pattern_finds_every_form_of_import():
     assert len(import_pattern(["campaigns"]).findall(source)) == 2
     assert not import_pattern(["campaigns"]).search("import campaigns_extra\n# campaigns\n")
     assert imports_of("demo", ["pledges"])
+
+
+def test_community_sits_above_the_apps_it_reads_and_no_lower_app_imports_it():
+    # Updates and comments read pledges (supporters) and campaigns; none of those, nor the
+    # ledger and payments below them, reaches up into community.
+    offenders = [
+        line
+        for app in ("core", "members", "campaigns", "ledger", "payments", "payouts", "pledges")
+        for line in imports_of(app, ["community"])
+    ]
+    assert offenders == []
