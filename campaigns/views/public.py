@@ -27,6 +27,7 @@ from campaigns import page_cache, selectors
 from campaigns.models import Campaign, Category, FundingModel
 from campaigns.services import can_edit
 from core.money import percent_of
+from pledges import referrals
 
 CARDS_PER_PAGE = 12
 FILTER_FIELDS = ("q", "category", "location", "funding_model")
@@ -41,6 +42,8 @@ def detail(request, slug):
         campaign = selectors.campaign_for_page(slug, request.user)
     except Campaign.DoesNotExist:
         raise Http404("No such campaign.") from None
+    if campaign.is_live:
+        referrals.remember(request, campaign)  # ?ref= / ?utm_source= of a share link
     response = render_campaign_page(request, campaign)
     if cacheable:
         page_cache.put(request, campaign, response.content)
