@@ -1,0 +1,62 @@
+"""The Atom feed of a campaign's updates: only what is public now (a supporters-only update
+appears once its public_from date has passed, never before)."""
+
+from django.conf import settings
+from django.contrib.syndication.views import Feed
+from django.urls import reverse
+from django.utils.feedgenerator import Atom1Feed
+from django.utils.translation import gettext as _
+
+from community import updates
+
+FEED_ITEMS = 20
+
+
+def _absolute(path):
+    return settings.SITE_URL.rstrip("/") + path
+
+
+class CampaignUpdatesFeed(Feed):
+    feed_type = Atom1Feed
+
+    def get_object(self, request, slug):
+        return updates.public_campaign(slug)  # NotPermitted (a 404) unless public
+
+    def title(self, campaign):
+        return _("Updates from %(campaign)s") % {"campaign": campaign.title}
+
+    def link(self, campaign):
+        return _absolute(reverse("community:updates", args=[campaign.slug]))
+
+    def feed_url(self, campaign):
+        return _absolute(reverse("community:updates_feed", args=[campaign.slug]))
+
+    def subtitle(self, campaign):
+        return campaign.summary or campaign.title
+
+    def author_name(self, campaign):
+        return campaign.organizer.display_name
+
+    def items(self, campaign):
+        return updates.public_updates(campaign, limit=FEED_ITEMS)
+
+    def item_title(self, update):
+        return update.title
+
+    def item_description(self, update):
+        return update.body_html  # sanitized when saved (campaigns.rendering)
+
+    def item_link(self, update):
+        return _absolute(update.get_absolute_url())
+
+    def item_guid(self, update):
+        return _absolute(update.get_absolute_url())
+
+    def item_pubdate(self, update):
+        return update.published_at
+
+    def item_updateddate(self, update):
+        return update.edited_at or update.published_at
+
+    def item_author_name(self, update):
+        return update.author.display_name
