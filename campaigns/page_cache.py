@@ -43,5 +43,10 @@ def put(request, campaign, content):
     cache.set(_key(campaign.slug), content, seconds)
 
 
+# The embeddable widget's micro-cache (community.sharing keeps it under this key): forgetting
+# the page forgets the widget too, so a cancellation shows at once in both.
+WIDGET_KEY = "campaign-widget:v1:{slug}"
+
+
 def forget(campaign):
-    cache.delete(_key(campaign.slug))
+    cache.delete_many([_key(campaign.slug), WIDGET_KEY.format(slug=campaign.slug)])

@@ -141,7 +141,8 @@ def widget_policy():
 
 
 def _widget_key(slug):
-    return f"campaign-widget:v1:{slug}"
+    # campaigns.page_cache.forget drops this key with the page's.
+    return page_cache.WIDGET_KEY.format(slug=slug)
 
 
 def cached_widget(slug, *, now=None):
