@@ -10,6 +10,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -25,9 +26,9 @@ from campaigns.models import (
     StretchGoal,
 )
 from campaigns.rendering import render_story
-from core.emails import send_templated_email
+from core.emails import queue_email
 from core.errors import DomainError, NotPermitted
-from core.models import record
+from core.models import AuditEvent, record
 from core.money import exponent, format_money, validate_goal
 from core.transitions import transition
 
@@ -450,20 +451,19 @@ def invite_collaborator(campaign, *, by, email):
     email = email.strip().lower()
     if email == by.email.lower():
         raise DomainError("You already organize this campaign.", field="email")
-    collaborator, created = Collaborator.objects.get_or_create(
-        campaign=campaign, email=email, defaults={"invited_by": by}
-    )
-    if not created:
-        raise DomainError("This person has already been invited.", field="email")
-    record(campaign, action="collaborator_invited", by=by, note=email)
-    transaction.on_commit(
-        lambda: send_templated_email(
+    with transaction.atomic():  # the invitation, its audit row and its email together
+        collaborator, created = Collaborator.objects.get_or_create(
+            campaign=campaign, email=email, defaults={"invited_by": by}
+        )
+        if not created:
+            raise DomainError("This person has already been invited.", field="email")
+        record(campaign, action="collaborator_invited", by=by, note=email)
+        queue_email(
+            f"collaborator:{collaborator.pk}:invited",
             email,
             "collaborator_invited",
             {"campaign": campaign, "collaborator": collaborator, "by": by},
-        ),
-        robust=True,
-    )
+        )
     return collaborator
 
 
@@ -532,11 +532,21 @@ def submit_for_review(campaign, *, by):
     )
 
 
-def _email_organizer(name, note=""):
-    def send(campaign):
-        send_templated_email(campaign.organizer.email, name, {"campaign": campaign, "note": note})
-
-    return send
+def _email_organizer(campaign, name, note=""):
+    """Queue email `name` to the organizer about the status change `transition` just made to
+    `campaign` (inside its transaction). Keyed by the change's audit row: a campaign may be
+    sent back for changes more than once, and each time is its own email."""
+    event = AuditEvent.objects.filter(
+        target_type=ContentType.objects.get_for_model(Campaign),
+        target_id=str(campaign.pk),
+        action=f"status:{campaign.status}",
+    ).latest("pk")
+    queue_email(
+        f"campaign:{campaign.pk}:{name}:event:{event.pk}",
+        campaign.organizer.email,
+        name,
+        {"campaign": campaign, "note": note},
+    )
 
 
 def _review(campaign, to, *, by, note, email, note_required=""):
@@ -544,14 +554,11 @@ def _review(campaign, to, *, by, note, email, note_required=""):
     _require_permission(by, REVIEW_PERMISSION)
     if note_required and not note.strip():
         raise DomainError(note_required, field="note")
-    return transition(
-        campaign,
-        to,
-        by=by,
-        note=note,
-        updates={"review_note": note},
-        after_commit=[_email_organizer(email, note)],
-    )
+    with transaction.atomic():
+        reviewed = transition(campaign, to, by=by, note=note, updates={"review_note": note})
+        if reviewed.moved:
+            _email_organizer(reviewed, email, note)
+    return reviewed
 
 
 def approve(campaign, *, by, note=""):
@@ -622,17 +629,18 @@ def cancel(campaign, *, by, reason=""):
 
         release_campaign_pledges.delay(cancelled.pk)
 
-    notify = (
-        [] if by.pk == campaign.organizer_id else [_email_organizer("campaign_cancelled", reason)]
-    )
-    return transition(
-        campaign,
-        Status.CANCELLED,
-        by=by,
-        note=reason,
-        after_commit=[release_pledges, page_cache.forget, *notify],
-        updates={"cancellation_reason": reason, "ended_at": timezone.now()},
-    )
+    with transaction.atomic():
+        cancelled = transition(
+            campaign,
+            Status.CANCELLED,
+            by=by,
+            note=reason,
+            after_commit=[release_pledges, page_cache.forget],
+            updates={"cancellation_reason": reason, "ended_at": timezone.now()},
+        )
+        if cancelled.moved and by.pk != campaign.organizer_id:
+            _email_organizer(cancelled, "campaign_cancelled", reason)
+    return cancelled
 
 
 def set_featured(campaign, *, by, featured):

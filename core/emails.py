@@ -2,11 +2,11 @@
 an HTML alternative in the site's look: templates/emails/<name>_body.html when there is one,
 else the plain text set in emails/layout.html (paragraphs and links kept).
 
-`send_templated_email` sends at once (the old way). The outbox sends exactly once per key:
-`queue_email` stores the rendered email (OutboundEmail) the first time a key is seen and
-schedules the task after commit; `deliver` is what the task runs (claim, send, record);
-`dispatch_stale` is the sweep for rows whose task message was lost; `requeue` is the admin's
-"Send again". Every write to OutboundEmail is in this module.
+The platform's emails go through the outbox (allauth sends its account emails itself), which
+sends exactly once per key: `queue_email` stores the rendered email (OutboundEmail) the first
+time a key is seen and schedules the task after commit; `deliver` is what the task runs
+(claim, send, record); `dispatch_stale` is the sweep for rows whose task message was lost;
+`requeue` is the admin's "Send again". Every write to OutboundEmail is in this module.
 
 Delivery is at least once, at most once in all but one case: a run that the mail server has
 accepted the message from but that dies (worker killed, database gone) before its UPDATE to
@@ -21,7 +21,7 @@ from datetime import timedelta
 from enum import StrEnum
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, send_mail
+from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.template import TemplateDoesNotExist
@@ -89,15 +89,6 @@ def unsubscribe_headers(url):
         "List-Unsubscribe": f"<{url}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
-
-
-def send_templated_email(to, name, context):
-    """Send one email now, without the outbox (nothing records it; prefer queue_email); `to`
-    is an address or a list of addresses."""
-    recipients = [to] if isinstance(to, str) else list(to)
-    subject, body = render_email(name, context)
-    html = render_email_html(name, context, subject=subject, body_text=body)
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, html_message=html)
 
 
 def queue_email(key, to, name, context, *, unsubscribe_url=""):

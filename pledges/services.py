@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from campaigns import page_cache
 from campaigns.models import Campaign, RewardTier
 from campaigns.services import lock_for_pledging
-from core.emails import queue_email, send_templated_email
+from core.emails import queue_email
 from core.errors import DomainError, NotPermitted
 from core.models import record
 from core.money import format_money
@@ -400,8 +400,9 @@ def activate_pledge(pledge, *, payment_method_id, by=None, now=None):
                 Status.ACTIVE,
                 by=by,
                 updates={"payment_method_id": payment_method_id, "activated_at": now},
-                after_commit=[_refresh_campaign_page, _send_confirmation],
+                after_commit=[_refresh_campaign_page],
             )
+            _send_confirmation(locked)  # in this transaction: queued once, sent after commit
     if refusal is not None:
         # Outside the claim's transaction: the refusal itself must be kept.
         transition(
@@ -463,8 +464,11 @@ def _refresh_campaign_page(pledge):
 
 
 def _send_confirmation(pledge):
-    send_templated_email(
-        pledge.supporter.email, "pledge_confirmed", {"pledge": pledge, "campaign": pledge.campaign}
+    queue_email(
+        f"pledge:{pledge.pk}:confirmed",
+        pledge.supporter.email,
+        "pledge_confirmed",
+        {"pledge": pledge, "campaign": pledge.campaign},
     )
 
 

@@ -8,7 +8,7 @@ import logging
 
 from django.db import transaction
 
-from core.emails import send_templated_email
+from core.emails import queue_email
 from core.models import record
 from payments.webhooks import register
 from pledges import throttle
@@ -99,13 +99,11 @@ def payment_method_detached(event):
     ).select_related("supporter", "campaign")
     for pledge in affected:
         record(pledge, action="card_detached", note=payment_method_id)
-        transaction.on_commit(
-            lambda pledge=pledge: send_templated_email(
-                pledge.supporter.email,
-                "pledge_card_removed",
-                {"pledge": pledge, "campaign": pledge.campaign},
-            ),
-            robust=True,
+        queue_email(
+            f"pledge:{pledge.pk}:card_removed:{payment_method_id}",
+            pledge.supporter.email,
+            "pledge_card_removed",
+            {"pledge": pledge, "campaign": pledge.campaign},
         )
 
 

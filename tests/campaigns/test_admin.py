@@ -87,7 +87,7 @@ def test_campaign_list_shows_formatted_goal_and_filters_by_status(admin_client):
 
 # --- approve / request changes / reject -----------------------------------------------------
 def test_approve_shows_note_page_then_approves_audits_and_emails(
-    admin_client, admin_user, django_capture_on_commit_callbacks
+    admin_client, admin_user, django_capture_on_commit_callbacks, celery_eager
 ):
     campaign = CampaignFactory(in_review=True)
 
@@ -131,7 +131,7 @@ def test_request_changes_without_a_note_is_refused_and_changes_nothing(admin_cli
 
 
 def test_request_changes_with_a_note_sends_it_back_to_draft(
-    admin_client, django_capture_on_commit_callbacks
+    admin_client, django_capture_on_commit_callbacks, celery_eager
 ):
     campaign = CampaignFactory(in_review=True)
 
@@ -145,7 +145,9 @@ def test_request_changes_with_a_note_sends_it_back_to_draft(
     assert "Changes requested" in mail.outbox[0].subject
 
 
-def test_reject_needs_a_reason_then_rejects(admin_client, django_capture_on_commit_callbacks):
+def test_reject_needs_a_reason_then_rejects(
+    admin_client, django_capture_on_commit_callbacks, celery_eager
+):
     campaign = CampaignFactory(in_review=True)
 
     _act(admin_client, "reject_campaigns", [campaign], note="")
@@ -491,7 +493,7 @@ def test_buttons_need_the_permission_and_their_urls_refuse_without_it(client):
 
 
 def test_approve_button_asks_for_a_note_then_approves_through_the_service(
-    admin_client, admin_user, django_capture_on_commit_callbacks
+    admin_client, admin_user, django_capture_on_commit_callbacks, celery_eager
 ):
     campaign = CampaignFactory(in_review=True, title="Little free libraries")
     url = _button_url(campaign, "approve", "campaigninreview")

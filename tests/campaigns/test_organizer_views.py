@@ -543,7 +543,7 @@ def test_stretch_goals(organizer_client):
 
 # --- team ---------------------------------------------------------------------------------------
 def test_invite_a_co_organizer_who_accepts_from_the_email(
-    client, organizer_client, django_capture_on_commit_callbacks
+    client, organizer_client, django_capture_on_commit_callbacks, celery_eager
 ):
     campaign = CampaignFactory()
     owner_client = organizer_client(campaign)

@@ -108,7 +108,7 @@ def test_submit_moves_a_ready_draft_to_review_and_audits(django_capture_on_commi
 
 
 def test_request_changes_returns_to_draft_with_the_note_and_emails(
-    staff, django_capture_on_commit_callbacks
+    staff, django_capture_on_commit_callbacks, celery_eager
 ):
     campaign = CampaignFactory(in_review=True)
     with django_capture_on_commit_callbacks(execute=True):
@@ -704,7 +704,7 @@ def test_changing_the_currency_with_amounts_in_the_old_one_is_refused():
 
 
 # --- team ---------------------------------------------------------------------------------------
-def test_invite_accept_and_remove_a_co_organizer(django_capture_on_commit_callbacks):
+def test_invite_accept_and_remove_a_co_organizer(django_capture_on_commit_callbacks, celery_eager):
     campaign = CampaignFactory()
     owner = campaign.organizer
     friend = MemberFactory(email="friend@example.org")
