@@ -76,6 +76,20 @@ class RewardAndAmountForm(forms.Form):
         return self.rewards.get(value)
 
 
+def email_consent_field():
+    """Off unless ticked: without it the organizer's supporters list never shows the address."""
+    return forms.BooleanField(
+        required=False,
+        label=gettext_lazy(
+            "Share my email address with the organizer so they can deliver my reward"
+        ),
+        help_text=gettext_lazy(
+            "Only this campaign's organizers see it, on their list of supporters. You can "
+            "change this while the campaign is live."
+        ),
+    )
+
+
 class PledgeForm(RewardAndAmountForm):
     NO_REWARD_LABEL = "No reward, I just want to help"
 
@@ -92,6 +106,7 @@ class PledgeForm(RewardAndAmountForm):
         label="A message for the campaign (public)",
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+    share_email_with_organizer = email_consent_field()
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
     def __init__(self, *args, **kwargs):
@@ -101,4 +116,4 @@ class PledgeForm(RewardAndAmountForm):
 
 
 class ChangePledgeForm(RewardAndAmountForm):
-    pass
+    share_email_with_organizer = email_consent_field()

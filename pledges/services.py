@@ -147,7 +147,10 @@ def start_pledge(
     public_name="",
     anonymous=False,
     message="",
+    share_email_with_organizer=False,
     idempotency_key="",
+    referral_code="",
+    referral_source="",
     ip="",
     gateway=None,
 ):
@@ -157,7 +160,10 @@ def start_pledge(
     set on the returned object for the page. The same idempotency_key with the same terms
     returns the same pledge with `replayed = True` (a new one has `replayed = False`); with
     other terms it raises IdempotencyKeyReused. A key whose attempt failed at the provider
-    (cancelled before it was ever active) may start afresh.
+    (cancelled before it was ever active) may start afresh. `referral_code` and
+    `referral_source` (pledges.referrals.for_pledge) say where the supporter came from; they
+    are not terms: a replay keeps the first attempt's. Nor is `share_email_with_organizer`
+    (the pledge page changes it).
     """
     from payments.gateway import PaymentDeclined, PaymentError, get_gateway
 
@@ -222,8 +228,11 @@ def start_pledge(
                     public_name=public_name.strip(),
                     anonymous=anonymous,
                     message=message.strip(),
+                    share_email_with_organizer=bool(share_email_with_organizer),
                     idempotency_key=idempotency_key,
                     idempotency_fingerprint=fingerprint,
+                    referral_code=referral_code,
+                    referral_source=referral_source,
                 )
             except IntegrityError:
                 raise _AttemptRaced from None
@@ -472,8 +481,9 @@ def _send_confirmation(pledge):
     )
 
 
-def change_pledge(pledge, *, by, amount_minor, reward):
-    """Change the amount or reward of an active pledge (before the deadline)."""
+def change_pledge(pledge, *, by, amount_minor, reward, share_email_with_organizer=None):
+    """Change the amount or reward of an active pledge (before the deadline), and the consent
+    to share the supporter's email with the organizer (None: leave it as it is)."""
     if pledge.supporter_id != by.pk:
         raise NotPermitted("This is not your pledge.")
     with transaction.atomic():
@@ -491,9 +501,18 @@ def change_pledge(pledge, *, by, amount_minor, reward):
             f"{format_money(amount_minor, locked.currency)}; reward {locked.reward_id} → "
             f"{reward.pk if reward else None}"
         )
+        if share_email_with_organizer is not None and (
+            bool(share_email_with_organizer) != locked.share_email_with_organizer
+        ):
+            locked.share_email_with_organizer = bool(share_email_with_organizer)
+            note += "; email shared with the organizer: " + (
+                "yes" if locked.share_email_with_organizer else "no"
+            )
         locked.amount_minor = amount_minor
         locked.reward = reward
-        locked.save(update_fields=["amount_minor", "reward", "updated_at"])
+        locked.save(
+            update_fields=["amount_minor", "reward", "share_email_with_organizer", "updated_at"]
+        )
         record(locked, action="changed", by=by, note=note)
         transaction.on_commit(lambda: _refresh_campaign_page(locked), robust=True)
     return locked

@@ -21,7 +21,7 @@ from core.errors import DomainError
 from core.http import client_ip
 from core.money import to_major
 from payments.gateway import PaymentError, get_gateway
-from pledges import recovery, selectors, services, settlement, throttle
+from pledges import recovery, referrals, selectors, services, settlement, throttle
 from pledges.forms import QUICK_PICKS, ChangePledgeForm, PledgeForm
 from pledges.models import Pledge
 
@@ -50,6 +50,8 @@ def new(request, slug):
             request, "You already support this campaign. You can change your pledge here."
         )
         return redirect("pledges:detail", current.public_id)
+    if request.method == "GET":
+        referrals.remember(request, campaign)  # a share link may lead straight here
     rewards = list(campaign.rewards.all())
     form = PledgeForm(
         request.POST or None,
@@ -59,6 +61,7 @@ def new(request, slug):
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        referral_code, referral_source = referrals.for_pledge(request, campaign)
         try:
             pledge = services.start_pledge(
                 campaign,
@@ -68,7 +71,10 @@ def new(request, slug):
                 public_name=data["public_name"],
                 anonymous=data["anonymous"],
                 message=data["message"],
+                share_email_with_organizer=data["share_email_with_organizer"],
                 idempotency_key=data["idempotency_key"],
+                referral_code=referral_code,
+                referral_source=referral_source,
                 ip=client_ip(request),
             )
         except services.IdempotencyKeyReused:
@@ -198,6 +204,7 @@ def detail(request, public_id):
         initial={
             "reward": str(pledge.reward_id or ""),
             "amount": to_major(pledge.amount_minor, pledge.currency),
+            "share_email_with_organizer": pledge.share_email_with_organizer,
         },
     )
     if request.method == "POST" and form.is_valid():
@@ -207,6 +214,7 @@ def detail(request, public_id):
                 by=request.user,
                 amount_minor=form.cleaned_data["amount"],
                 reward=form.cleaned_data["reward"],
+                share_email_with_organizer=form.cleaned_data["share_email_with_organizer"],
             )
         except DomainError as error:
             _add_error(form, error)
