@@ -73,9 +73,18 @@ def rewards_with_stock(queryset=None):
 
 
 def campaign_for_page(slug_or_pk, member):
-    """The campaign page: 404-safe lookup among what `member` may see, with everything shown."""
+    """The campaign page: 404-safe lookup among what `member` may see, with everything shown.
+
+    Approved campaigns are shown to everyone, as a "Launching soon" page that anyone may
+    follow; nothing lists them (Discover, home and profiles show public campaigns only) and
+    the anonymous page cache keeps public pages only (page_cache.put).
+    """
     lookup = {"pk": slug_or_pk} if isinstance(slug_or_pk, int) else {"slug": slug_or_pk}
-    queryset = with_totals(Campaign.objects.visible_to(member)).select_related("organizer")
+    visible = Campaign.objects.filter(
+        Q(pk__in=Campaign.objects.visible_to(member).values("pk"))
+        | Q(status=Campaign.Status.APPROVED)
+    )
+    queryset = with_totals(visible).select_related("organizer")
     queryset = queryset.prefetch_related(
         Prefetch("rewards", queryset=rewards_with_stock()),
         "budget_items",

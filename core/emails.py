@@ -24,8 +24,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.template import TemplateDoesNotExist
-from django.template.loader import render_to_string
+from django.template import Context, TemplateDoesNotExist
+from django.template.loader import get_template, render_to_string
 from django.utils import timezone
 
 from core.models import OutboundEmail, record
@@ -63,9 +63,16 @@ class DeliveryOutcome(StrEnum):
 def render_email(name, context):
     """(subject, plain-text body) of template `name`; the context gets SITE_URL."""
     context = {"SITE_URL": settings.SITE_URL, **context}
-    subject = " ".join(render_to_string(f"emails/{name}_subject.txt", context).split())
-    body = render_to_string(f"emails/{name}_body.txt", context)
+    subject = " ".join(_render_text(f"emails/{name}_subject.txt", context).split())
+    body = _render_text(f"emails/{name}_body.txt", context)
     return f"{SUBJECT_PREFIX}{subject}", body
+
+
+def _render_text(template_name, context):
+    """A plain-text template rendered without HTML escaping (a title "Bread & roses" stays
+    so in the text), whether or not the template says {% autoescape off %}; a plain str."""
+    template = get_template(template_name).template
+    return "".join(["", template.render(Context(context, autoescape=False))])
 
 
 def render_email_html(name, context, *, subject, body_text):
@@ -76,8 +83,8 @@ def render_email_html(name, context, *, subject, body_text):
         return render_to_string(f"emails/{name}_body.html", context)
     except TemplateDoesNotExist:
         pass
-    # A plain str: the rendered text template comes back marked safe, and the layout must
-    # escape what a campaign title or a member's name may hold.
+    # A plain str (never marked safe): the layout escapes what a campaign title or a member's
+    # name may hold.
     plain_text = "".join(["", body_text])
     return render_to_string("emails/layout.html", {**context, "body_text": plain_text})
 

@@ -30,13 +30,15 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 Status = Campaign.Status
+# Pages only their organizers and staff see; an approved campaign's page is everyone's (a
+# "Launching soon" page to follow), but no list shows it before launch.
 HIDDEN_STATUSES = [
     Status.DRAFT,
     Status.IN_REVIEW,
     Status.REJECTED,
-    Status.APPROVED,
     Status.CANCELLED,
 ]
+UNLISTED_STATUSES = [*HIDDEN_STATUSES, Status.APPROVED]
 
 
 def text(response):
@@ -84,6 +86,43 @@ def test_unpublished_campaign_is_shown_to_its_organizer_and_staff(client, status
         assert campaign.title in page
         assert "only its organizers and platform staff can see" in page.lower()
         assert '<meta name="robots" content="noindex">' in response.content.decode()
+
+
+def test_an_approved_campaign_is_a_launching_soon_page_for_everyone(client):
+    campaign = CampaignFactory(approved=True, title="Riverside benches")
+    follow = reverse("community:follow", args=[campaign.slug])
+    login = reverse("account_login") + "?next=" + campaign.get_absolute_url()
+
+    response = client.get(campaign.get_absolute_url())  # anonymous, no cookies
+    assert response.status_code == 200
+    page, html = text(response), response.content.decode()
+    assert "Launching soon — follow it to get an email when it launches." in page
+    assert "Not public yet" not in page
+    assert "only its organizers and platform staff can see" not in page.lower()
+    assert reverse("pledges:new", args=[campaign.slug]) not in html  # no pledge buttons
+    assert f'href="{login}"' in html and "Notify me when it launches" in page
+    assert page_cache.get(campaign.slug) is None  # only public pages are cached
+
+    client.force_login(MemberFactory())
+    html = client.get(campaign.get_absolute_url()).content.decode()
+    assert f'action="{follow}"' in html and "Notify me when it launches" in html
+
+    client.force_login(campaign.organizer)
+    page = text(client.get(campaign.get_absolute_url()))
+    assert "Launching soon" in page and "Anyone with the link can see this page" in page
+
+
+def test_the_preview_of_an_approved_campaign_says_who_sees_it(rf):
+    from campaigns.selectors import campaign_for_page
+    from campaigns.views.public import render_campaign_page
+
+    campaign = CampaignFactory(approved=True)
+    request = rf.get("/")
+    request.user = campaign.organizer
+    response = render_campaign_page(
+        request, campaign_for_page(campaign.pk, campaign.organizer), preview=True
+    )
+    assert "anyone with its link sees it as launching soon" in response.content.decode()
 
 
 def test_accepted_co_organizer_sees_the_draft_and_an_edit_link(client):
@@ -400,11 +439,33 @@ def test_a_page_that_issued_a_csrf_token_is_not_cached(rf):
 
 # --- query counts ------------------------------------------------------------------------------
 def _grow(campaign, n):
+    from community.models import Comment, Follow, Update
+
     for i in range(n):
         reward = RewardTierFactory(campaign=campaign, quantity_limit=50)
         BudgetItemFactory(campaign=campaign, amount_minor=1_000, required=i % 2 == 0)
         StretchGoalFactory(campaign=campaign)
-        PledgeFactory(campaign=campaign, reward=reward)
+        pledge = PledgeFactory(campaign=campaign, reward=reward)
+        # The community sections: updates, a comment with a reply from a supporter, followers.
+        Update.objects.create(
+            campaign=campaign,
+            number=i + 1,
+            author=campaign.organizer,
+            title=f"News {i}",
+            body="b",
+            body_html="<p>b</p>",
+        )
+        comment = Comment.objects.create(
+            campaign=campaign, author=pledge.supporter, body="c", body_html="<p>c</p>"
+        )
+        Comment.objects.create(
+            campaign=campaign,
+            author=campaign.organizer,
+            parent=comment,
+            body="r",
+            body_html="<p>r</p>",
+        )
+        Follow.objects.create(member=pledge.supporter, campaign=campaign)
 
 
 def _count_queries(client, url):
@@ -429,7 +490,9 @@ def test_campaign_page_query_count_does_not_grow(client, viewer):
             client.force_login(campaign.organizer)
         counts.append(_count_queries(client, campaign.get_absolute_url()))
     assert counts[0] == counts[1]
-    assert counts[0] <= 8
+    # 8 for the campaign itself; the community sections add follows (1), updates (1-2) and
+    # comments (5: counts, a page of comments, their replies, the team, the supporters).
+    assert counts[0] <= 15
 
 
 def test_discover_query_count_does_not_grow(client):
@@ -466,9 +529,10 @@ def titles(response):
 def test_discover_lists_only_live_campaigns_before_their_deadline(client):
     live = CampaignFactory(live=True, title="Open garden")
     ended_campaign(title="Ended garden")
-    for status in HIDDEN_STATUSES:
+    for status in UNLISTED_STATUSES:
         CampaignFactory(status=status, title=f"Hidden {status}")
     assert titles(discover(client)) == [live.title]
+    assert titles(discover(client, show="ended")) == ["Ended garden"]
 
 
 def test_discover_search_matches_title_and_summary(client):
@@ -609,12 +673,14 @@ def test_profile_lists_public_campaigns_to_others_and_drafts_to_the_organizer(cl
     organizer = MemberFactory()
     CampaignFactory(organizer=organizer, live=True, title="Live garden")
     CampaignFactory(organizer=organizer, title="Secret draft")
+    CampaignFactory(organizer=organizer, approved=True, title="Launching soon garden")
     CampaignFactory(live=True, title="Somebody else's")
     url = organizer.get_absolute_url()
 
     page = text(client.get(url))
     assert "Live garden" in page
     assert "Secret draft" not in page and "Somebody else's" not in page
+    assert "Launching soon garden" not in page
 
     client.force_login(organizer)
     page = text(client.get(url))

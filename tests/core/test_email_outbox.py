@@ -315,6 +315,25 @@ def test_the_html_alternative_escapes_what_the_text_holds():
     assert "&lt;script&gt;" in email.body_html
 
 
+def test_the_plain_text_is_never_html_escaped_and_the_html_always_is():
+    # pledge_released's templates say nothing about escaping: the rule is render_email's.
+    from tests.factories import PledgeFactory
+
+    pledge = PledgeFactory(campaign=CampaignFactory(live=True, title='Bread & "roses" <3'))
+
+    subject, body = emails.render_email(
+        "pledge_released", {"pledge": pledge, "campaign": pledge.campaign}
+    )
+    email, _created = emails.queue_email(
+        "k", "s@example.org", "pledge_released", {"pledge": pledge, "campaign": pledge.campaign}
+    )
+
+    assert 'Bread & "roses" <3' in subject
+    assert 'Bread & "roses" <3' in body
+    assert "&amp;" not in body and "&quot;" not in body
+    assert "Bread &amp; &quot;roses&quot; &lt;3" in email.body_html
+
+
 def test_an_optional_email_carries_the_one_click_unsubscribe_headers_and_link():
     url = "https://groundswell.example/unsubscribe/abc/"
     email, _created = emails.queue_email(
