@@ -97,6 +97,7 @@ def test_a_celery_worker_process_charges_a_saved_card_through_the_standin(
                 TIME_ZONE=settings.TIME_ZONE,
                 SETTLEMENT_SWEEP_SECONDS=settings.SETTLEMENT_SWEEP_SECONDS,
                 PAYOUT_SWEEP_SECONDS=settings.PAYOUT_SWEEP_SECONDS,
+                COMMUNITY_SWEEP_SECONDS=settings.COMMUNITY_SWEEP_SECONDS,
             ),
         )
         app.send_task(
