@@ -151,6 +151,8 @@ ACCOUNT_FORMS = {
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Groundswell] "
+# allauth's emails go through the outbox (members.adapter).
+ACCOUNT_ADAPTER = "members.adapter.AccountAdapter"
 ACCOUNT_PREVENT_ENUMERATION = True
 # allauth's limits, kept in the cache (Redis in production so all web processes share them).
 ACCOUNT_RATE_LIMITS = {

@@ -109,27 +109,51 @@ def queue_email(key, to, name, context, *, unsubscribe_url=""):
     created). Safe inside the caller's transaction: a concurrent insert of the same key is
     caught in a savepoint.
     """
-    if not isinstance(to, str):
-        raise TypeError("queue_email sends to one address; queue one email per recipient")
-    if len(key) > OutboundEmail._meta.get_field("key").max_length:
-        raise ValueError(f"email key too long: {key!r}")
+    _check_key_and_recipient(key, to)
     existing = OutboundEmail.objects.filter(key=key).first()
     if existing is not None:
         return existing, False
     context = {**context, "unsubscribe_url": unsubscribe_url}
     subject, body = render_email(name, context)
     html = render_email_html(name, context, subject=subject, body_text=body)
+    return _store(
+        key,
+        to,
+        name,
+        subject=subject,
+        body_text=body,
+        body_html=html,
+        headers=unsubscribe_headers(unsubscribe_url) if unsubscribe_url else {},
+    )
+
+
+def queue_rendered(key, to, name, *, subject, body_text, body_html=""):
+    """Like queue_email, for an email another library rendered (django-allauth's account
+    emails, members.adapter); without its own HTML it gets the text in the site's layout."""
+    if not body_html:
+        body_html = render_to_string(
+            "emails/layout.html",
+            {
+                "SITE_URL": settings.SITE_URL,
+                "subject": subject,
+                "body_text": "".join(["", body_text]),
+            },
+        )
+    return _store(key, to, name, subject=subject, body_text=body_text, body_html=body_html)
+
+
+def _check_key_and_recipient(key, to):
+    if not isinstance(to, str):
+        raise TypeError("the outbox sends to one address; queue one email per recipient")
+    if len(key) > OutboundEmail._meta.get_field("key").max_length:
+        raise ValueError(f"email key too long: {key!r}")
+
+
+def _store(key, to, name, **fields):
+    _check_key_and_recipient(key, to)
     try:
         with transaction.atomic():
-            email = OutboundEmail.objects.create(
-                key=key,
-                to=to,
-                template=name,
-                subject=subject,
-                body_text=body,
-                body_html=html,
-                headers=unsubscribe_headers(unsubscribe_url) if unsubscribe_url else {},
-            )
+            email = OutboundEmail.objects.create(key=key, to=to, template=name, **fields)
     except IntegrityError:
         # Lost the race for this key; the winner's transaction has committed (the unique index
         # waited for it), so its row is visible.

@@ -44,7 +44,7 @@ def totals(campaign):
 
 
 def test_supporter_pledges_changes_and_cancels(
-    live_server, page, screenshot, settings, standin_settings
+    live_server, page, screenshot, settings, standin_settings, celery_eager
 ):
     settings.SITE_URL = live_server.url
     campaign = CampaignFactory(live=True, title="Repair café for Elm Street", goal_minor=200_000)

@@ -7,6 +7,7 @@ from allauth.account.models import EmailAddress
 from django.core import mail
 from django.urls import reverse
 
+from core.models import OutboundEmail
 from members.models import Member
 from tests.factories import PASSWORD, MemberFactory
 
@@ -27,14 +28,23 @@ def _link_in_last_email(path_fragment):
     return match.group(0).split("testserver", 1)[-1]
 
 
-def test_signup_sends_verification_then_member_can_log_in(client):
-    response = client.post(reverse("account_signup"), SIGNUP)
+def test_signup_sends_verification_then_member_can_log_in(
+    client, celery_eager, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("account_signup"), SIGNUP)
     assert response.status_code == 302
     member = Member.objects.get(email="nora@example.org")
     assert member.display_name == "Nora Neighbour"
     assert not EmailAddress.objects.get(user=member).verified
     assert len(mail.outbox) == 1
     assert "nora@example.org" in mail.outbox[0].to
+    # Through the outbox, like every email: stored once, with the site's HTML alternative.
+    stored = OutboundEmail.objects.get(to="nora@example.org")
+    assert stored.status == OutboundEmail.Status.SENT
+    assert stored.template == "account/email_confirmation_signup"
+    assert mail.outbox[0].alternatives[0][1] == "text/html"
+    assert "/accounts/confirm-email/" in mail.outbox[0].alternatives[0][0]
 
     # Mandatory verification: logging in before confirming does not give a session.
     client.logout()
@@ -91,9 +101,10 @@ def test_signup_with_existing_email_creates_no_second_member(client):
     assert response.status_code in (200, 302)
 
 
-def test_password_reset_by_email(client):
+def test_password_reset_by_email(client, celery_eager, django_capture_on_commit_callbacks):
     member = MemberFactory(email="reset@example.org")
-    response = client.post(reverse("account_reset_password"), {"email": "reset@example.org"})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("account_reset_password"), {"email": "reset@example.org"})
     assert response.status_code == 302
     reset_url = _link_in_last_email("/accounts/password/reset/key/")
     response = client.get(reset_url, follow=True)
