@@ -376,10 +376,10 @@ def _x_positions(count, frame):
 
 
 def _x_ticks(days, positions):
-    if len(days) <= X_TICKS:
-        chosen = range(len(days))
-    else:
-        chosen = sorted({round(n * (len(days) - 1) / (X_TICKS - 1)) for n in range(X_TICKS)})
+    # Evenly spaced: every `step`-th day back from the last (round() of halves gave days
+    # 0, 2, 3, 4, 6 of a week).
+    step = max(1, math.ceil((len(days) - 1) / (X_TICKS - 1)))
+    chosen = sorted(range(len(days) - 1, -1, -step))
     return tuple(
         Tick(at=round(positions[i], 1), label=date_format(days[i].day, "j M")) for i in chosen
     )

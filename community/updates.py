@@ -7,8 +7,11 @@ supporters-only update is read by supporters and the team, and emailed to suppor
 reached. Every email is keyed by (update, member), so each member gets an update once.
 """
 
+import html
+import re
 from datetime import timedelta
 
+import nh3
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -341,6 +344,7 @@ def _email_audience(update, members):
         .order_by("pk")
     )
     permalink = settings.SITE_URL.rstrip("/") + update.get_absolute_url()
+    body_text = plain_text(update.body)
     queued = 0
     for member in recipients.iterator(chunk_size=FAN_OUT_CHUNK):
         email = notify(
@@ -352,11 +356,19 @@ def _email_audience(update, members):
                 "update": update,
                 "campaign": campaign,
                 "permalink": permalink,
+                "body_text": body_text,
                 "as_supporter": member.supports,
             },
         )
         queued += email is not None
     return queued
+
+
+def plain_text(markdown_source):
+    """The update's text for the plain-text email: its Markdown as written, without the tags
+    the page removes (a <script> and its content, an <img onerror>), blank runs collapsed."""
+    text = html.unescape(nh3.clean(markdown_source, tags=set()))
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 def fan_out(update_id):

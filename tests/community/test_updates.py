@@ -168,6 +168,16 @@ def test_scripts_and_event_handlers_are_removed_from_the_text(campaign, organize
     assert "javascript:" not in html and "<img" not in html
 
 
+def test_the_plain_text_email_has_the_markdown_without_what_the_page_removes():
+    from community.updates import plain_text
+
+    source = (
+        "Soil came!\n\n<script>alert(1)</script>\n\n\n\n* 8 beds <img src=x onerror=a()>\n* R&amp;D"
+    )
+
+    assert plain_text(source) == "Soil came!\n\n* 8 beds \n* R&D"
+
+
 def test_public_from_must_be_in_the_future(campaign, organizer):
     with pytest.raises(DomainError) as excinfo:
         post(campaign, organizer, audience=SUPPORTERS, public_from=timezone.now() - timedelta(1))
