@@ -12,7 +12,9 @@ Campaigns that have ended are closed and settled by pledges.settlement: their ca
 charged at the provider, a collected pledge has its succeeded PaymentAttempt and its
 contribution and fee in the ledger, a failed campaign's pledges are released; a cancelled
 campaign goes through campaigns.services.cancel. The funded campaign then gets its payouts,
-a refund and a supporter's concern through the payout services (demo.payouts). Last comes
+a refund and a supporter's concern through the payout services (demo.payouts). The community
+around four campaigns (updates, comments, a hidden comment and a report, follows, rewards sent)
+and where pledges came from (share links, referral codes) are demo.community's. Last comes
 ENDING_SOON, live for two more
 minutes: the running beat and `charges` worker settle it (one pledge collected, one declined
 and retrying, one waiting for 3-D Secure, each with its email).
@@ -63,6 +65,7 @@ from django.utils import timezone
 from campaigns import services as campaigns
 from campaigns.models import Campaign
 from demo import browser
+from demo import community as demo_community
 from demo.covers import cover_image
 from demo.payouts import ensure_demo_payouts
 from demo.specs import (
@@ -109,6 +112,7 @@ class Report:
     pledges: int = 0
     ending_soon: Campaign | None = None
     ending_soon_created: bool = False
+    community: demo_community.Made | None = None
 
 
 def seed(*, now=None):
@@ -124,6 +128,7 @@ def seed(*, now=None):
         people = {**ensure_demo_supporters(), **members}
         ensure_demo_campaigns(people, report, now=now)
         ensure_demo_payouts(people)
+        report.community = demo_community.ensure_demo_community(people)
         report.ending_soon, report.ending_soon_created = ensure_ending_soon(people, report)
     return report
 
@@ -367,6 +372,10 @@ class PlannedPledge:
     card: str = CARD_OK
     anonymous: bool = False
     message: str = ""
+    # Where the supporter came from (demo.community.with_origins), as the pledge page passes it.
+    referral_code: str = ""
+    referral_source: str = ""
+    share_email_with_organizer: bool = False
 
 
 def _pledge_amounts(total_minor, count, rng):
@@ -415,7 +424,7 @@ def plan_pledges(campaign, spec, people):
                 message=rng.choice(MESSAGES),
             )
         )
-    return planned
+    return demo_community.with_origins(campaign, spec, planned)
 
 
 def _pick_reward(rewards, stock, sell_out, amount, rng):
@@ -468,6 +477,9 @@ def make_pledge(campaign, plan):
         reward=plan.reward,
         anonymous=plan.anonymous,
         message=plan.message,
+        share_email_with_organizer=plan.share_email_with_organizer,
+        referral_code=plan.referral_code,
+        referral_source=plan.referral_source,
         idempotency_key=_pledge_key(campaign, plan.supporter),
     )
     if pledge.status != Pledge.Status.PENDING:

@@ -43,6 +43,13 @@ class Command(BaseCommand):
             f"  campaigns: {report.created} created, {report.refreshed} live ones' dates "
             f"refreshed; {report.pledges} pledges made"
         )
+        made = report.community
+        if made is not None:
+            self.stdout.write(
+                f"  community: {made.updates} updates, {made.comments} comments "
+                f"({made.hidden} hidden, {made.reports} reported), {made.follows} follows, "
+                f"{made.rewards_sent} rewards marked sent"
+            )
         ending = report.ending_soon
         if ending is not None:
             deadline = timezone.localtime(ending.deadline)
