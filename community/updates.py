@@ -248,12 +248,13 @@ def _after_commit(update, *, email):
         transaction.on_commit(lambda: fan_out_update.delay(update.pk), robust=True)
 
 
-def post_update(campaign, *, by, title, body, audience, public_from=None, image=None):
+def post_update(campaign, *, by, title, body, audience, public_from=None, image=None, now=None):
     """Post an update (the team only, on a public campaign) and email it after commit.
 
     Numbered per campaign under the campaign's row lock; the text is Markdown rendered to
     safe HTML (campaigns.rendering); `image` is checked and re-encoded before anything is
-    written; `public_from` only for a supporters-only update, and in the future.
+    written; `public_from` only for a supporters-only update, and in the future. `now` is
+    when it is published (the demo tells its story over weeks); the present by default.
     """
     _require_team(campaign, by)
     _require_public(campaign)
@@ -275,6 +276,7 @@ def post_update(campaign, *, by, title, body, audience, public_from=None, image=
             body_html=render_story(body),
             audience=audience,
             public_from=public_from,
+            published_at=now or timezone.now(),
         )
         if files:
             _store_image(update, files)

@@ -14,7 +14,7 @@ What is back-dated, as in demo.seeding ("what only says *when*"): comments are p
 and reported with the service's `now=` at their place in the story (days after the launch), so
 the comment throttle counts them as spread over weeks, as they would have been; they are posted
 in that order across campaigns, so the throttle never sees a comment from its "future". An update
-is posted now (post_update takes no time) and its published_at is then moved to its day. Live
+is posted with post_update's `now=` at its day. Live
 campaigns' dates move on every run (demo.seeding._refresh), and with them, like their pledges'
 times, the times of their updates, comments and reports. Follows are made when the demo is made.
 Email goes where demo.seeding.quiet_side_effects sends it (the dummy backend): each update's
@@ -602,6 +602,7 @@ class _Story:
         posted = 0
         for index, planned in enumerate(self.plan.updates):
             update = titles.get(planned.title)
+            at = self.at(planned.day)
             if update is None:
                 public_from = None
                 if planned.public_in_days is not None:
@@ -613,13 +614,13 @@ class _Story:
                     body=planned.body,
                     audience=planned.audience,
                     public_from=public_from,
+                    now=at,
                 )
                 # The fan-out task ran at commit (in-process while seeding); where it could not
                 # (a test's transaction), it runs here, as the sweep would run it later.
                 update_services.fan_out(update.pk)
                 posted += 1
-            at = self.at(planned.day)
-            if update.published_at != at:
+            if update.published_at != at:  # a later run: the campaign's dates moved
                 Update.objects.filter(pk=update.pk).update(published_at=at)
                 update.published_at = at
             self.updates[index] = update
