@@ -136,12 +136,19 @@ class OutboundEmailAdmin(ReadOnlyAdmin):  # only core.emails writes the outbox
 
     @admin.display(description=_("plain-text body"))
     def body_text_block(self, email):
+        if email.holds_secret:
+            return self.SECRET_HIDDEN
         return format_html('<pre style="white-space: pre-wrap">{}</pre>', email.body_text)
 
     @admin.display(description=_("HTML body"))
     def body_html_block(self, email):
+        if email.holds_secret:
+            return self.SECRET_HIDDEN
         # Shown as source, never rendered: the admin page must not run the email's markup.
         return format_html("<pre>{}</pre>", email.body_html) if email.body_html else "—"
+
+    # A password-reset or confirmation link would let whoever reads it act as the member.
+    SECRET_HIDDEN = _("Hidden: this email holds a one-time link for its recipient only.")
 
     def has_resend_permission(self, request):
         return request.user.has_perm("core.resend_outboundemail")

@@ -48,6 +48,8 @@ RETRY_LOST_AFTER = timedelta(seconds=RETRY_BACKOFF_MAX) + timedelta(minutes=5)
 SEND_LEASE = timedelta(minutes=10)
 SWEEP_BATCH = 200
 MAX_ERROR_LENGTH = 4000
+# What a sent email that held a one-time link keeps of its body (queue_rendered).
+SECRET_REMOVED = "(Removed once sent: this email held a one-time link.)"
 
 
 class EmailNotSent(Exception):
@@ -127,9 +129,11 @@ def queue_email(key, to, name, context, *, unsubscribe_url=""):
     )
 
 
-def queue_rendered(key, to, name, *, subject, body_text, body_html=""):
+def queue_rendered(key, to, name, *, subject, body_text, body_html="", holds_secret=False):
     """Like queue_email, for an email another library rendered (django-allauth's account
-    emails, members.adapter); without its own HTML it gets the text in the site's layout."""
+    emails, members.adapter); without its own HTML it gets the text in the site's layout.
+    holds_secret: the body holds a one-time link (password reset, confirmation): the admin
+    never shows it, and it is removed once sent (nobody needs it after; nobody may use it)."""
     if not body_html:
         body_html = render_to_string(
             "emails/layout.html",
@@ -139,7 +143,15 @@ def queue_rendered(key, to, name, *, subject, body_text, body_html=""):
                 "body_text": "".join(["", body_text]),
             },
         )
-    return _store(key, to, name, subject=subject, body_text=body_text, body_html=body_html)
+    return _store(
+        key,
+        to,
+        name,
+        subject=subject,
+        body_text=body_text,
+        body_html=body_html,
+        holds_secret=holds_secret,
+    )
 
 
 def _check_key_and_recipient(key, to):
@@ -193,10 +205,11 @@ def deliver(email_id):
         _finish_failed(email, traceback.format_exc())
         return DeliveryOutcome.FAILED
     now = timezone.now()
+    sent = {"status": OutboundEmail.Status.SENT, "sent_at": now, "updated_at": now}
+    if email.holds_secret:
+        sent.update(body_text=SECRET_REMOVED, body_html="")
     # Unconditional: the mail server has it, whatever the sweep did with the row meanwhile.
-    OutboundEmail.objects.filter(pk=email.pk).update(
-        status=OutboundEmail.Status.SENT, sent_at=now, updated_at=now
-    )
+    OutboundEmail.objects.filter(pk=email.pk).update(**sent)
     return DeliveryOutcome.SENT
 
 

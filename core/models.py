@@ -90,6 +90,14 @@ class OutboundEmail(models.Model):
     body_html = models.TextField(_("HTML body"), blank=True)
     # Extra message headers, e.g. List-Unsubscribe and List-Unsubscribe-Post (RFC 8058).
     headers = models.JSONField(_("headers"), default=dict, blank=True)
+    holds_secret = models.BooleanField(
+        _("holds a one-time link"),
+        default=False,
+        help_text=_(
+            "A sign-in, confirmation or password-reset link: the body is never shown in the "
+            "admin, and is removed once the email is sent."
+        ),
+    )
     status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.QUEUED)
     attempts = models.PositiveIntegerField(
         _("attempts"), default=0, help_text=_("How many times a run tried to send it.")

@@ -39,4 +39,6 @@ class AccountAdapter(DefaultAccountAdapter):
             subject=message.subject,
             body_text=message.body,
             body_html=html,
+            # Confirmation, password reset and sign-in links: not for staff reading the outbox.
+            holds_secret=True,
         )

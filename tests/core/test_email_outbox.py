@@ -545,6 +545,31 @@ def test_the_outbox_detail_shows_the_body_read_only(admin_client):
     assert 'name="_save"' not in html
 
 
+def test_an_email_holding_a_one_time_link_is_hidden_from_staff_and_removed_once_sent(
+    admin_client,
+):
+    link = "https://groundswell.example/accounts/password/reset/key/abc-123/"
+    email, _created = emails.queue_rendered(
+        "account:password_reset_key:1",
+        "member@example.org",
+        "account/password_reset_key",
+        subject="[Groundswell] Password reset",
+        body_text=f"Reset it here: {link}",
+        holds_secret=True,
+    )
+    detail = reverse("admin:core_outboundemail_change", args=[email.pk])
+
+    assert link not in admin_client.get(detail).content.decode()  # queued: hidden
+
+    assert emails.deliver(email.pk) == "sent"
+
+    assert link in mail.outbox[0].body  # the member got it
+    assert link in mail.outbox[0].alternatives[0][0]
+    email.refresh_from_db()
+    assert email.body_text == emails.SECRET_REMOVED and email.body_html == ""
+    assert link not in admin_client.get(detail).content.decode()
+
+
 def test_send_again_requeues_failed_emails_with_an_audit_row(
     admin_client, admin_user, celery_eager, django_capture_on_commit_callbacks
 ):
