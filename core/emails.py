@@ -26,7 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.template import Context, TemplateDoesNotExist
 from django.template.loader import get_template, render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from core.models import OutboundEmail, record
 
@@ -80,7 +80,12 @@ def _render_text(template_name, context):
 def render_email_html(name, context, *, subject, body_text):
     """The HTML alternative of email `name`: its own _body.html template when it has one, or
     the plain-text body in the layout (escaped; paragraphs, line breaks and links kept)."""
-    context = {"SITE_URL": settings.SITE_URL, **context, "subject": subject}
+    context = {
+        "SITE_URL": settings.SITE_URL,
+        "LANGUAGE_CODE": translation.get_language() or settings.LANGUAGE_CODE,
+        **context,
+        "subject": subject,
+    }
     try:
         return render_to_string(f"emails/{name}_body.html", context)
     except TemplateDoesNotExist:
@@ -139,6 +144,7 @@ def queue_rendered(key, to, name, *, subject, body_text, body_html="", holds_sec
             "emails/layout.html",
             {
                 "SITE_URL": settings.SITE_URL,
+                "LANGUAGE_CODE": translation.get_language() or settings.LANGUAGE_CODE,
                 "subject": subject,
                 "body_text": "".join(["", body_text]),
             },
