@@ -1,4 +1,4 @@
-"""Micro-cache of the public campaign page for visitors without cookies (shared links, crawlers).
+"""Micro-cache of a public campaign's pages for visitors without cookies (shared links, crawlers).
 
 Such a visitor cannot see anything personal (no session, no flash messages, no CSRF form), so
 every one of them can get the same HTML. An entry lives at most PAGE_CACHE_SECONDS and never
@@ -6,47 +6,92 @@ past the campaign's deadline; on a hit the page costs no query at all. The price
 visitors totals, reward stock and a just-made status change (e.g. a cancellation) may lag by
 up to PAGE_CACHE_SECONDS. Members who are logged in, organizers and staff always get a fresh
 page. Writers that want a change seen at once call `forget(campaign)`.
+
+A campaign has one entry per VARIANTS name: "page" (the campaign page) and "widget" (the
+embeddable card, community.views.sharing); `forget` drops them all. An entry is the content
+only, never a header: what a view adds to the response afterwards (the referral cookie of a
+shared link's visit) is not cached.
+
+A shared link's tracking parameters (TRACKING_PARAMETERS: ?ref=, ?utm_source= ...) change
+nothing on the page, so a request with only those is served from the cache too; any other
+parameter (e.g. ?comments_page=) is rendered afresh.
 """
+
+import time
 
 from django.core.cache import cache
 from django.utils import timezone
 
 PAGE_CACHE_SECONDS = 10
+VARIANTS = ("page", "widget")
+TRACKING_PARAMETERS = frozenset(
+    {
+        "ref",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_content",
+        "utm_term",
+        "fbclid",
+        "gclid",
+    }
+)
 
 
-def _key(slug):
-    return f"campaign-page:v1:{slug}"
+def _key(slug, variant):
+    if variant not in VARIANTS:
+        raise ValueError(f"Unknown page cache variant {variant!r}.")
+    return f"campaign-{variant}:v2:{slug}"
 
 
 def is_cacheable_request(request):
-    return request.method == "GET" and not request.COOKIES and not request.GET
+    """A GET without cookies whose query string has tracking parameters at most."""
+    return (
+        request.method == "GET"
+        and not request.COOKIES
+        and TRACKING_PARAMETERS.issuperset(request.GET.keys())
+    )
 
 
-def get(slug):
-    """The cached HTML (bytes) of the campaign page, or None."""
-    return cache.get(_key(slug))
+def lookup(slug, *, variant="page"):
+    """(content, whole seconds it stays fresh, at least 1) of the cached copy, or None."""
+    entry = cache.get(_key(slug, variant))
+    if entry is None:
+        return None
+    content, expires = entry
+    left = expires - time.time()
+    if left <= 0:
+        return None
+    return content, max(1, int(left))
 
 
-def put(request, campaign, content):
-    """Keep `content` unless rendering it made it personal (a CSRF token or session write)."""
+def get(slug, *, variant="page"):
+    """The cached content (as given to `put`) of the campaign's page `variant`, or None."""
+    entry = lookup(slug, variant=variant)
+    return None if entry is None else entry[0]
+
+
+def put(request, campaign, content, *, variant="page"):
+    """Keep `content` unless rendering it made it personal (a CSRF token or session write).
+
+    Returns how many seconds it stays fresh (0: not kept).
+    """
+    key = _key(campaign.slug, variant)
     if not campaign.is_public or request.META.get("CSRF_COOKIE_NEEDS_UPDATE"):
-        return
+        return 0
     session = getattr(request, "session", None)
     if session is not None and session.modified:
-        return
+        return 0
     seconds = PAGE_CACHE_SECONDS
     if campaign.deadline is not None:
         # "3 minutes left" must turn into "Ended" on time.
         until_deadline = (campaign.deadline - timezone.now()).total_seconds()
         if until_deadline > 0:
             seconds = max(1, min(seconds, int(until_deadline)))
-    cache.set(_key(campaign.slug), content, seconds)
-
-
-# The embeddable widget's micro-cache (community.sharing keeps it under this key): forgetting
-# the page forgets the widget too, so a cancellation shows at once in both.
-WIDGET_KEY = "campaign-widget:v1:{slug}"
+    cache.set(key, (content, time.time() + seconds), seconds)
+    return seconds
 
 
 def forget(campaign):
-    cache.delete_many([_key(campaign.slug), WIDGET_KEY.format(slug=campaign.slug)])
+    """Drop every cached variant of the campaign's pages (a change must show at once)."""
+    cache.delete_many([_key(campaign.slug, variant) for variant in VARIANTS])

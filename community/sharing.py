@@ -1,5 +1,6 @@
 """Sharing a campaign: share links (tagged with utm_source and the sharer's referral code), the
-embeddable widget (its micro-cache and its framing policy) and the oEmbed answer for it.
+embeddable widget (its framing policy; it is cached as campaigns.page_cache's "widget"
+variant) and the oEmbed answer for it.
 
 Share links never use a third-party script: each is a plain link to the network's own share
 page. A visitor who is not logged in gets links without `ref`, the same for everyone, so the
@@ -10,16 +11,15 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
-from django.core.cache import cache
 from django.urls import Resolver404, resolve, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from campaigns import page_cache, selectors
+from campaigns import selectors
 from campaigns.images import RENDITIONS
 from campaigns.models import Campaign
+from core.middleware import _origin as origin
 from pledges.referrals import code_for
 
 # --- share links ----------------------------------------------------------------------------
@@ -119,15 +119,10 @@ def widget_campaign(slug):
     return selectors.card_queryset(Campaign.objects.public()).get(slug=slug)
 
 
-def _origin(url):
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
-
-
 def widget_policy():
     """The widget's Content-Security-Policy: anyone may frame it; it runs no script at all."""
-    media = _origin(settings.MEDIA_URL)
-    static = _origin(settings.STATIC_URL)
+    media = origin(settings.MEDIA_URL)
+    static = origin(settings.STATIC_URL)
     return "; ".join(
         [
             "default-src 'none'",
@@ -138,45 +133,6 @@ def widget_policy():
             "form-action 'none'",
         ]
     )
-
-
-def _widget_key(slug):
-    # campaigns.page_cache.forget drops this key with the page's.
-    return page_cache.WIDGET_KEY.format(slug=slug)
-
-
-def cached_widget(slug, *, now=None):
-    """(html, seconds it stays fresh) of a cached widget, or None."""
-    entry = cache.get(_widget_key(slug))
-    if entry is None:
-        return None
-    html, expires = entry
-    now = (now or timezone.now()).timestamp()
-    if expires <= now:
-        return None
-    return html, max(1, int(expires - now))
-
-
-def keep_widget(campaign, html, *, now=None):
-    """Cache a public campaign's widget for PAGE_CACHE_SECONDS, never past its deadline.
-
-    Returns how many seconds it stays fresh (0: not kept).
-    """
-    if not campaign.is_public:
-        return 0
-    now = now or timezone.now()
-    seconds = page_cache.PAGE_CACHE_SECONDS
-    if campaign.deadline is not None:
-        # "3 minutes left" must turn into "Ended" on time, as on the campaign page.
-        until_deadline = (campaign.deadline - now).total_seconds()
-        if until_deadline > 0:
-            seconds = max(1, min(seconds, int(until_deadline)))
-    cache.set(_widget_key(campaign.slug), (html, now.timestamp() + seconds), seconds)
-    return seconds
-
-
-def forget_widget(campaign):
-    cache.delete(_widget_key(campaign.slug))
 
 
 # --- oEmbed (https://oembed.com) ------------------------------------------------------------

@@ -1,9 +1,16 @@
 """Where a supporter came from: a share link's ?ref= (who shared it) and ?utm_source= (where).
 
-A visit to a campaign's page or pledge page with either is remembered in the session for that
-campaign (last touch wins, kept for REFERRAL_DAYS) and copied onto the pledge when it is
-created (Pledge.referral_code / referral_source). Values are short plain tokens or nothing:
+A visit to a campaign's page, one of its updates or its pledge page with either is remembered
+for that campaign (last touch wins, kept for REFERRAL_DAYS) and copied onto the pledge when it
+is created (Pledge.referral_code / referral_source). Values are short plain tokens or nothing:
 anything longer, with other characters, or given twice is ignored, never stored.
+
+The touches live in one small signed cookie (COOKIE_NAME), not in the session: a visitor from
+a shared link then costs no session row, and the campaign page's anonymous cache
+(campaigns.page_cache) can still serve them, the cookie being added to the cached page's
+response. It holds at most MAX_CAMPAIGNS campaigns (the most recent), keyed by slug; a cookie
+that is not ours (bad signature, other salt) or too old is ignored, and so is any value in it
+that is not well-formed.
 
 A member's referral code (`code_for`) is stable and short, reveals nothing but the member's id
 (already public in their profile's URL), and carries a keyed check so that nobody can credit a
@@ -14,15 +21,23 @@ dashboard.
 import re
 import time
 
+from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.http import base36_to_int, int_to_base36
 
-SESSION_KEY = "referrals"
+COOKIE_NAME = "gs_referrals"
+COOKIE_SALT = "groundswell.referrals"
 REFERRAL_DAYS = 30
-# A visitor who clicks through many campaigns keeps the most recent ones only.
-MAX_CAMPAIGNS = 20
+# A visitor who clicks through many campaigns keeps the most recent ones only (the cookie stays
+# well under browsers' 4 KB: at most 10 × (80 + 64 + 64 + 13) characters and the signature).
+MAX_CAMPAIGNS = 10
 MAX_LENGTH = 64
 TOKEN = re.compile(rf"[A-Za-z0-9._-]{{1,{MAX_LENGTH}}}", re.ASCII)
+SLUG = re.compile(r"[-a-zA-Z0-9_]{1,80}", re.ASCII)  # campaigns.Campaign.slug
+# The cookie's value: "slug~ref~source~at" per campaign, oldest first, joined by "|" (none of
+# these characters is in a token or slug, and all are legal in a cookie without quoting).
+_FIELDS = "~"
+_TOUCHES = "|"
 _CHECK_LENGTH = 6
 _CODE = re.compile(rf"m([0-9a-z]{{1,13}})-([0-9a-f]{{{_CHECK_LENGTH}}})", re.ASCII)
 
@@ -55,22 +70,36 @@ def clean_token(values):
     return value if TOKEN.fullmatch(value) else ""
 
 
-def remember(request, campaign, *, now=None):
-    """Keep this visit's ?ref= and ?utm_source= for `campaign` in the session (last touch).
+def remember(request, response, slug, *, now=None):
+    """Keep this visit's ?ref= and ?utm_source= for the campaign `slug` (last touch wins).
 
-    Does nothing (and so sets no cookie) unless at least one of them is valid. Returns True
-    when something was remembered.
+    Sets the referral cookie on `response` (after any page cache: the page itself stays the
+    same for everyone). Does nothing, and so sets no cookie, unless at least one of them is
+    valid. Returns True when something was remembered.
     """
     ref = clean_token(request.GET.getlist("ref"))
     source = clean_token(request.GET.getlist("utm_source")).lower()
-    if not (ref or source):
+    if not (ref or source) or not SLUG.fullmatch(slug):
         return False
     now = time.time() if now is None else now
-    touches = _fresh(request.session.get(SESSION_KEY), now)
-    touches.pop(str(campaign.pk), None)
-    touches[str(campaign.pk)] = {"ref": ref, "source": source, "at": int(now)}
+    touches = _read(request, now)
+    touches.pop(slug, None)
+    touches[slug] = {"ref": ref, "source": source, "at": int(now)}
     # Dicts keep insertion order: the oldest touches are the first ones.
-    request.session[SESSION_KEY] = dict(list(touches.items())[-MAX_CAMPAIGNS:])
+    kept = list(touches.items())[-MAX_CAMPAIGNS:]
+    response.set_signed_cookie(
+        COOKIE_NAME,
+        _TOUCHES.join(
+            _FIELDS.join([key, touch["ref"], touch["source"], str(touch["at"])])
+            for key, touch in kept
+        ),
+        salt=COOKIE_SALT,
+        max_age=REFERRAL_DAYS * 86_400,
+        domain=settings.SESSION_COOKIE_DOMAIN,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
     return True
 
 
@@ -79,8 +108,7 @@ def for_pledge(request, campaign, *, now=None):
 
     A member's own code is not a referral: it is dropped.
     """
-    touches = _fresh(getattr(request, "session", {}).get(SESSION_KEY), now)
-    touch = touches.get(str(campaign.pk))
+    touch = _read(request, now).get(campaign.slug)
     if touch is None:
         return "", ""
     ref = touch["ref"]
@@ -89,20 +117,24 @@ def for_pledge(request, campaign, *, now=None):
     return ref, touch["source"]
 
 
-def _fresh(touches, now=None):
-    """The still valid, well-formed touches of a session's value (whatever it holds)."""
-    if not isinstance(touches, dict):
-        return {}
+def _read(request, now=None):
+    """The still valid, well-formed touches in the request's cookie ({} if it is not ours)."""
+    value = request.get_signed_cookie(
+        COOKIE_NAME, default="", salt=COOKIE_SALT, max_age=REFERRAL_DAYS * 86_400
+    )
     now = time.time() if now is None else now
     oldest = now - REFERRAL_DAYS * 86_400
     kept = {}
-    for campaign_id, touch in touches.items():
-        try:
-            ref, source, at = touch["ref"], touch["source"], touch["at"]
-        except (KeyError, TypeError):
+    for part in value.split(_TOUCHES)[-MAX_CAMPAIGNS:] if value else ():
+        fields = part.split(_FIELDS)
+        if len(fields) != 4:
             continue
-        if not (isinstance(at, int) and oldest <= at <= now + 60):
+        slug, ref, source, at = fields
+        if not (SLUG.fullmatch(slug) and at.isascii() and at.isdigit()):
             continue
-        if all(isinstance(v, str) and (not v or TOKEN.fullmatch(v)) for v in (ref, source)):
-            kept[campaign_id] = {"ref": ref, "source": source, "at": at}
+        if not oldest <= int(at) <= now + 60:
+            continue
+        if all(not v or TOKEN.fullmatch(v) for v in (ref, source)) and (ref or source):
+            kept.pop(slug, None)
+            kept[slug] = {"ref": ref, "source": source, "at": int(at)}
     return kept

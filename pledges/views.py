@@ -50,8 +50,6 @@ def new(request, slug):
             request, "You already support this campaign. You can change your pledge here."
         )
         return redirect("pledges:detail", current.public_id)
-    if request.method == "GET":
-        referrals.remember(request, campaign)  # a share link may lead straight here
     rewards = list(campaign.rewards.all())
     form = PledgeForm(
         request.POST or None,
@@ -94,11 +92,14 @@ def new(request, slug):
             if pledge.status == Pledge.Status.ACTIVE:
                 return redirect("pledges:detail", pledge.public_id)
             return redirect("pledges:card", pledge.public_id)
-    return render(
+    response = render(
         request,
         "pledges/new.html",
         {"campaign": campaign, "form": form, "rewards": rewards, "quick_picks": QUICK_PICKS},
     )
+    if request.method == "GET":
+        referrals.remember(request, response, campaign.slug)  # a share link may lead here
+    return response
 
 
 def _with_new_idempotency_key(form):

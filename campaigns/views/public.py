@@ -11,8 +11,9 @@ collected (the ledger), what is still being collected, what could not be, and be
 what was pledged at the deadline. A failed campaign shows what was pledged and that nobody
 was charged.
 
-Cookieless visitors (shared links) are served from a short-lived page cache: see
-campaigns.page_cache.
+Cookieless visitors (shared links, even with their ?ref= / ?utm_source=) are served from a
+short-lived page cache: see campaigns.page_cache. Where a visitor came from is remembered in a
+cookie set after it (pledges.referrals).
 """
 
 from django import forms
@@ -37,16 +38,17 @@ FILTER_FIELDS = ("q", "category", "location", "funding_model")
 def detail(request, slug):
     cacheable = page_cache.is_cacheable_request(request)
     if cacheable and (cached := page_cache.get(slug)) is not None:
-        return HttpResponse(cached)
-    try:
-        campaign = selectors.campaign_for_page(slug, request.user)
-    except Campaign.DoesNotExist:
-        raise Http404("No such campaign.") from None
-    if campaign.is_live:
-        referrals.remember(request, campaign)  # ?ref= / ?utm_source= of a share link
-    response = render_campaign_page(request, campaign)
-    if cacheable:
-        page_cache.put(request, campaign, response.content)
+        response = HttpResponse(cached)
+    else:
+        try:
+            campaign = selectors.campaign_for_page(slug, request.user)
+        except Campaign.DoesNotExist:
+            raise Http404("No such campaign.") from None
+        response = render_campaign_page(request, campaign)
+        if cacheable:
+            page_cache.put(request, campaign, response.content)
+    # A share link's ?ref= / ?utm_source=: a cookie on the response, never in the page.
+    referrals.remember(request, response, slug)
     return response
 
 

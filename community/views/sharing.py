@@ -3,7 +3,8 @@
 The widget (/c/<slug>/widget/) is the one page other sites may frame: it sets its own
 Content-Security-Policy (frame-ancestors *; core.middleware only sets one where a view has
 not) and no X-Frame-Options. It reads no session or user and renders no form, so it sets no
-cookie and every visitor gets the same cached copy. /oembed/ answers oEmbed consumers.
+cookie and every visitor gets the same cached copy (campaigns.page_cache, variant "widget",
+forgotten with the campaign page). /oembed/ answers oEmbed consumers.
 """
 
 from django.http import Http404, HttpResponse, JsonResponse
@@ -13,6 +14,7 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_safe
 
+from campaigns import page_cache
 from campaigns.models import Campaign
 from community import sharing
 
@@ -20,7 +22,7 @@ from community import sharing
 @xframe_options_exempt
 @require_safe
 def widget(request, slug):
-    cached = sharing.cached_widget(slug)
+    cached = page_cache.lookup(slug, variant="widget")
     if cached is not None:
         html, seconds = cached
     else:
@@ -41,7 +43,7 @@ def widget(request, slug):
                 "site_name": sharing.site_name(),
             },
         )
-        seconds = sharing.keep_widget(campaign, html)
+        seconds = page_cache.put(request, campaign, html, variant="widget")
     response = HttpResponse(html)
     response["Content-Security-Policy"] = sharing.widget_policy()
     patch_cache_control(response, public=True, max_age=seconds)

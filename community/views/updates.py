@@ -19,6 +19,7 @@ from community import updates
 from community.feeds import CampaignUpdatesFeed
 from community.forms import EditUpdateForm, UpdateForm
 from core.errors import DomainError, NotPermitted
+from pledges import referrals
 
 
 def _absolute(url):
@@ -50,7 +51,7 @@ def update_list(request, slug):
 
 def update_detail(request, slug, number):
     update, on_team = updates.update_for_permalink(slug, number, request.user)
-    return render(
+    response = render(
         request,
         "community/updates/detail.html",
         {
@@ -60,6 +61,9 @@ def update_detail(request, slug, number):
             "canonical_url": _absolute(update.get_absolute_url()),
         },
     )
+    # A shared update's ?ref= / ?utm_source= count for its campaign's pledges.
+    referrals.remember(request, response, update.campaign.slug)
+    return response
 
 
 # --- the team's pages -------------------------------------------------------------------------

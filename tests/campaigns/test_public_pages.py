@@ -387,11 +387,17 @@ def test_cookieless_visitors_get_a_cached_copy(client, django_assert_num_queries
     PledgeFactory(campaign=campaign, amount_minor=2_000)
     with django_assert_num_queries(0):
         assert "€0 pledged" in text(client.get(url))  # up to PAGE_CACHE_SECONDS old
-    # With a cookie (any session), a query string, or once forgotten: fresh figures.
+    # A shared link's tracking parameters change nothing on the page: the cached copy too.
+    with django_assert_num_queries(0):
+        shared = client.get(url + "?utm_source=facebook&utm_medium=share&ref=abc&fbclid=x")
+    assert "€0 pledged" in text(shared)
+    # With a cookie (any session), another query parameter, or once forgotten: fresh figures.
+    client.cookies.clear()
     client.cookies["sessionid"] = "nothing"
     assert "€20 pledged" in text(client.get(url))
     del client.cookies["sessionid"]
-    assert "€20 pledged" in text(client.get(url + "?utm_source=share"))
+    assert "€20 pledged" in text(client.get(url + "?comments_page=2"))
+    assert "€20 pledged" in text(client.get(url + "?utm_source=share&page=2"))
     page_cache.forget(campaign)
     assert "€20 pledged" in text(client.get(url))
 
@@ -435,6 +441,31 @@ def test_a_page_that_issued_a_csrf_token_is_not_cached(rf):
     assert page_cache.get(campaign.slug) is None
     page_cache.put(rf.get("/"), campaign, b"<html>shared</html>")
     assert page_cache.get(campaign.slug) == b"<html>shared</html>"
+
+
+def test_each_variant_is_its_own_entry_and_forget_drops_them_all(rf):
+    campaign = CampaignFactory(live=True)
+    assert page_cache.put(rf.get("/"), campaign, b"page") == page_cache.PAGE_CACHE_SECONDS
+    assert page_cache.put(rf.get("/"), campaign, "widget", variant="widget") > 0
+    assert page_cache.get(campaign.slug) == b"page"
+    content, seconds = page_cache.lookup(campaign.slug, variant="widget")
+    assert content == "widget" and 1 <= seconds <= page_cache.PAGE_CACHE_SECONDS
+    page_cache.forget(campaign)
+    assert page_cache.get(campaign.slug) is None
+    assert page_cache.get(campaign.slug, variant="widget") is None
+    with pytest.raises(ValueError):
+        page_cache.get(campaign.slug, variant="unknown")
+
+
+def test_a_session_write_keeps_the_page_out_of_the_cache(rf):
+    from django.contrib.sessions.backends.db import SessionStore
+
+    campaign = CampaignFactory(live=True)
+    request = rf.get("/")
+    request.session = SessionStore()
+    request.session["seen"] = True
+    assert page_cache.put(request, campaign, b"personal") == 0
+    assert page_cache.get(campaign.slug) is None
 
 
 # --- query counts ------------------------------------------------------------------------------

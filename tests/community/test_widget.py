@@ -8,8 +8,9 @@ from html import unescape
 import pytest
 from django.template import Context, Template
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from campaigns import page_cache
 from campaigns.models import Campaign
 from community import sharing
 from tests.factories import CampaignFactory, PledgeFactory
@@ -72,8 +73,15 @@ def test_the_widget_is_cached_for_a_few_seconds(client, campaign, django_assert_
     assert "€0" in again.content.decode()  # up to PAGE_CACHE_SECONDS old
     assert directives(again)["frame-ancestors"] == "*" and "X-Frame-Options" not in again
     assert 1 <= int(again["Cache-Control"].rsplit("=", 1)[1]) <= 10
-    sharing.forget_widget(campaign)
+    page_cache.forget(campaign)  # the page's writers forget the widget too
     assert "€250" in client.get(widget_url(campaign)).content.decode()
+
+
+def test_the_widget_is_in_the_active_language(client, campaign):
+    assert '<html lang="en">' in client.get(widget_url(campaign)).content.decode()
+    page_cache.forget(campaign)
+    with translation.override("nl"):
+        assert '<html lang="nl">' in client.get(widget_url(campaign)).content.decode()
 
 
 def test_the_widget_is_never_cached_past_the_deadline(client):
