@@ -1,5 +1,5 @@
 """The Atom feed of a campaign's updates: only what is public now (a supporters-only update
-appears once its public_from date has passed, never before)."""
+appears once its public_from date has passed, never before, dated from then)."""
 
 from django.conf import settings
 from django.contrib.syndication.views import Feed
@@ -53,10 +53,12 @@ class CampaignUpdatesFeed(Feed):
         return _absolute(update.get_absolute_url())
 
     def item_pubdate(self, update):
-        return update.published_at
+        # When anyone could first read it: an update that turned public later (its date, an
+        # edit) is new to the feed's readers then, not at its older publication date.
+        return update.public_since
 
     def item_updateddate(self, update):
-        return update.edited_at or update.published_at
+        return max(update.public_since, update.edited_at or update.public_since)
 
     def item_author_name(self, update):
         return update.author.display_name

@@ -53,12 +53,19 @@ class Update(models.Model):
         blank=True,
         help_text=_("A supporters-only update turns public on this date (optional)."),
     )
+    # When it is dated (the demo back-dates its story); created_at is when the row was made.
     published_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
     edited_at = models.DateTimeField(null=True, blank=True)
+    # When an edit made it public (audience → everyone); the feed dates it from then.
+    made_public_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Fan-out bookkeeping (community.updates): when the email to the audience it had when
-    # posted was queued, and when the wider audience was emailed after it turned public.
+    # posted was queued, when everyone (supporters and followers) had been emailed — at once
+    # for a public update, later for one that turned public — and which run holds the
+    # fan-out now (a lease: a run that died leaves it to the sweep once it has expired).
     emailed_at = models.DateTimeField(null=True, blank=True, editable=False)
     public_emailed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    fan_out_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-published_at", "-id"]

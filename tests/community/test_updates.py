@@ -4,7 +4,8 @@ queries with the number of updates."""
 
 import re
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
+from xml.etree import ElementTree
 
 import pytest
 from django.core import mail
@@ -17,6 +18,7 @@ from PIL import Image
 
 from campaigns import page_cache
 from campaigns.models import Campaign, Collaborator
+from campaigns.rendering import render_story
 from community import audience, notifications, updates
 from community.models import Follow, Update
 from core.errors import DomainError, NotPermitted
@@ -168,14 +170,64 @@ def test_scripts_and_event_handlers_are_removed_from_the_text(campaign, organize
     assert "javascript:" not in html and "<img" not in html
 
 
-def test_the_plain_text_email_has_the_markdown_without_what_the_page_removes():
-    from community.updates import plain_text
+def plain(markdown_source):
+    """The plain-text email's text of an update written as `markdown_source`."""
+    return updates.plain_text(render_story(markdown_source))
 
+
+def test_the_plain_text_email_has_the_page_s_text_without_what_the_page_removes():
     source = (
         "Soil came!\n\n<script>alert(1)</script>\n\n\n\n* 8 beds <img src=x onerror=a()>\n* R&amp;D"
     )
 
-    assert plain_text(source) == "Soil came!\n\n* 8 beds \n* R&D"
+    assert plain(source) == "Soil came!\n\n* 8 beds\n* R&D"
+
+
+def test_the_plain_text_email_keeps_autolinks(campaign, organizer, supporter, run_tasks):
+    source = "See <https://example.org/plan> or mail <info@example.org>."
+    assert plain(source) == "See https://example.org/plan or mail info@example.org."
+
+    with run_tasks():
+        post(campaign, organizer, body=source)
+    (message,) = mail.outbox
+    assert "See https://example.org/plan or mail info@example.org." in message.body
+
+
+def test_the_plain_text_email_shows_a_link_s_address_after_its_text():
+    source = "Read [the plan](https://example.org/plan?a=1&b=2) and **come** on *Saturday*."
+
+    assert plain(source) == (
+        "Read the plan (https://example.org/plan?a=1&b=2) and **come** on *Saturday*."
+    )
+
+
+def test_the_plain_text_email_has_paragraphs_line_breaks_lists_and_quotes():
+    source = (
+        "Dear all,  \nthanks.\n\n1. Soil\n2. Seeds\n    * tomatoes\n\n"
+        "## Next\n\n> Quoted\n\nUse `<br>` here."
+    )
+
+    assert plain(source) == (
+        "Dear all,\nthanks.\n\n1. Soil\n2. Seeds\n   * tomatoes\n\n"
+        "## Next\n\n> Quoted\n\nUse `<br>` here."
+    )
+
+
+def test_the_plain_text_email_never_has_a_script_or_a_handler(
+    campaign, organizer, supporter, run_tasks
+):
+    body = (
+        'Hi <script>alert("one")</script><img src=x onerror="alert(2)">'
+        '<a href="javascript:alert(3)" onclick="alert(4)">link</a>'
+    )
+    with run_tasks():
+        post(campaign, organizer, body=body)
+    (message,) = mail.outbox
+    assert "Hi link" in message.body
+    assert "alert" not in message.body and "<script" not in message.body
+    assert "onerror" not in message.body and "onclick" not in message.body
+    # Even from HTML that was never sanitized, a script's content is no text.
+    assert updates.plain_text("<p>Hi</p><script>alert(1)</script>") == "Hi"
 
 
 def test_public_from_must_be_in_the_future(campaign, organizer):
@@ -419,13 +471,186 @@ def test_the_turned_public_sweep_emails_followers_once(
     assert client.get(permalink(update)).status_code == 200  # anonymous, now public
 
 
-def test_the_sweep_fans_out_an_update_whose_task_was_lost(campaign, organizer, supporter):
+def age(update, **delta):
+    """As if `update` had been created that long ago (its task message lost since)."""
+    Update.objects.filter(pk=update.pk).update(created_at=timezone.now() - timedelta(**delta))
+
+
+@pytest.fixture
+def queued_fan_outs(monkeypatch):
+    """The fan-out task messages sent, (args, kwargs) each, instead of sending them."""
+    from community.tasks import fan_out_update
+
+    sent = []
+    monkeypatch.setattr(
+        fan_out_update, "delay", lambda *args, **kwargs: sent.append((args, kwargs))
+    )
+    return sent
+
+
+def test_the_sweep_fans_out_an_update_whose_task_was_lost(
+    campaign, organizer, supporter, celery_eager
+):
     update = post(campaign, organizer)  # no on-commit run: the task message never went
     assert updates.fan_out_lost() == 0  # too recent to call lost
-    Update.objects.filter(pk=update.pk).update(published_at=timezone.now() - timedelta(hours=1))
+    age(update, hours=1)
     assert updates.fan_out_lost() == 1
     assert OutboundEmail.objects.get().to == supporter.email
     assert updates.fan_out_lost() == 0
+
+
+def test_a_back_dated_update_is_not_lost_at_once(campaign, organizer, queued_fan_outs):
+    # The demo posts its story at past days (post_update(now=...)): that is no lost message.
+    post(campaign, organizer, now=timezone.now() - timedelta(days=3))
+    assert updates.fan_out_lost() == 0
+    assert queued_fan_outs == []
+
+
+def test_the_sweep_queues_a_lost_fan_out_with_its_claim_and_runs_none_itself(
+    campaign, organizer, supporter, queued_fan_outs
+):
+    update = post(campaign, organizer)
+    age(update, hours=1)
+
+    assert updates.fan_out_lost() == 1
+    assert not OutboundEmail.objects.exists()  # queued, not fanned out in the beat sweep
+    ((args, kwargs),) = queued_fan_outs
+    assert args == (update.pk,) and set(kwargs) == {"claim"}
+    # The next sweeps leave it to the queued task while its claim holds; so does a late
+    # message without the claim (the post's own, say).
+    assert updates.fan_out_lost() == 0 and len(queued_fan_outs) == 1
+    assert updates.fan_out(update.pk) == 0
+    # The queued task takes the sweep's claim over.
+    assert updates.fan_out(update.pk, **kwargs) == 1
+    update.refresh_from_db()
+    assert update.emailed_at is not None and update.fan_out_claimed_at is None
+    assert OutboundEmail.objects.get().to == supporter.email
+
+
+def test_a_claim_whose_lease_expired_is_taken_over(campaign, organizer, supporter, queued_fan_outs):
+    update = post(campaign, organizer)
+    age(update, hours=1)
+    expired = timezone.now() - updates.FAN_OUT_LEASE - timedelta(minutes=1)
+    Update.objects.filter(pk=update.pk).update(fan_out_claimed_at=expired)  # a run that died
+
+    assert updates.fan_out_lost() == 1
+    assert len(queued_fan_outs) == 1
+
+
+def test_a_second_run_while_one_is_going_does_nothing(
+    campaign, organizer, supporter, monkeypatch, queued_fan_outs
+):
+    PledgeFactory(campaign=campaign)
+    update = post(campaign, organizer)
+    age(update, hours=1)
+    real_notify = updates.notify
+    during = []
+
+    def notify_while_others_try(*args, **kwargs):
+        if not during:
+            during.append("started")
+            # Another worker's message for the same update, and the beat sweep, meanwhile.
+            during.append((updates.fan_out(update.pk), updates.fan_out_lost()))
+        return real_notify(*args, **kwargs)
+
+    monkeypatch.setattr(updates, "notify", notify_while_others_try)
+    assert updates.fan_out(update.pk) == 2
+    assert during == ["started", (0, 0)]
+    assert queued_fan_outs == [] and OutboundEmail.objects.count() == 2
+
+
+def test_a_long_fan_out_renews_its_claim(campaign, organizer, monkeypatch):
+    for _ in range(5):
+        PledgeFactory(campaign=campaign)
+    update = post(campaign, organizer)
+    monkeypatch.setattr(updates, "FAN_OUT_CHUNK", 2)
+    claims = []
+    real_notify = updates.notify
+
+    def notify_and_look(*args, **kwargs):
+        claims.append(Update.objects.values_list("fan_out_claimed_at", flat=True).get())
+        return real_notify(*args, **kwargs)
+
+    monkeypatch.setattr(updates, "notify", notify_and_look)
+    assert updates.fan_out(update.pk) == 5
+    assert None not in claims and len(set(claims)) == 3  # taken, renewed after 2 and 4
+
+
+def failing_email_audience(monkeypatch, *, fails):
+    """Make the fan-out of the updates `fails(update)` says fail (a broken template, say)."""
+    real_email_audience = updates._email_audience
+    failures = []
+
+    def email_audience(update, members, **kwargs):
+        if fails(update):
+            failures.append(update.pk)
+            raise RuntimeError("the template broke")
+        return real_email_audience(update, members, **kwargs)
+
+    monkeypatch.setattr(updates, "_email_audience", email_audience)
+    return failures
+
+
+def test_a_failed_fan_out_keeps_its_claim_for_its_retry(
+    campaign, organizer, supporter, monkeypatch, queued_fan_outs
+):
+    update = post(campaign, organizer)
+    age(update, hours=1)
+    failures = failing_email_audience(monkeypatch, fails=lambda update: True)
+    with pytest.raises(updates.FanOutInterrupted) as interrupted:
+        updates.fan_out(update.pk)
+    assert failures == [update.pk]
+
+    # Until its retry runs, nobody else takes the update: no sweep, no other message.
+    assert updates.fan_out_lost() == 0 and queued_fan_outs == []
+    monkeypatch.undo()
+    assert updates.fan_out(update.pk) == 0
+    assert updates.fan_out(update.pk, claim=interrupted.value.claim) == 1
+    assert OutboundEmail.objects.get().to == supporter.email
+
+
+def test_the_task_retries_a_failed_fan_out_with_its_claim(
+    campaign, organizer, supporter, monkeypatch
+):
+    from community.tasks import fan_out_update
+
+    update = post(campaign, organizer)
+    failures = failing_email_audience(monkeypatch, fails=lambda update: len(failures) < 2)
+
+    result = fan_out_update.apply(args=[update.pk])  # in-process, its retries too
+
+    assert result.get() == 1 and len(failures) == 2
+    assert OutboundEmail.objects.get().to == supporter.email
+
+
+def test_an_update_whose_fan_out_fails_never_stops_the_sweep(
+    campaign, organizer, supporter, monkeypatch, celery_eager
+):
+    from community.tasks import sweep
+
+    broken = post(campaign, organizer, title="Broken")
+    fine = post(campaign, organizer, title="Fine")
+    for update in (broken, fine):
+        age(update, hours=1)
+    failing_email_audience(monkeypatch, fails=lambda update: update.pk == broken.pk)
+
+    result = sweep()  # a task failing in-process (eager) stands for one failing in a worker
+
+    assert result["updates_fanned_out_late"] == 1
+    emailed = Update.objects.filter(emailed_at__isnull=False).values_list("title", flat=True)
+    assert list(emailed) == ["Fine"]
+
+
+def test_a_sweep_queues_a_bounded_batch_and_the_next_one_the_rest(
+    campaign, organizer, queued_fan_outs
+):
+    first, second = post(campaign, organizer), post(campaign, organizer)
+    age(first, hours=2)
+    age(second, hours=1)
+    assert updates.fan_out_lost(limit=1) == 1
+    assert updates.fan_out_lost(limit=1) == 1
+    assert [args for args, _kwargs in queued_fan_outs] == [(first.pk,), (second.pk,)]
+    assert updates.fan_out_lost(limit=1) == 0
 
 
 def test_the_feed_lists_public_updates_with_their_permalinks(client, settings, campaign, organizer):
@@ -436,6 +661,74 @@ def test_the_feed_lists_public_updates_with_their_permalinks(client, settings, c
     body = response.content.decode()
     assert "Shed &lt;built&gt;" in body and "Secret" not in body
     assert settings.SITE_URL.rstrip("/") + permalink(update) in body
+
+
+def feed_entries(client, campaign):
+    """(title, published, updated) of each entry of the campaign's Atom feed, in its order."""
+    response = client.get(reverse("community:updates_feed", args=[campaign.slug]))
+    atom = {"atom": "http://www.w3.org/2005/Atom"}
+    return [
+        (
+            entry.findtext("atom:title", namespaces=atom),
+            datetime.fromisoformat(entry.findtext("atom:published", namespaces=atom)),
+            datetime.fromisoformat(entry.findtext("atom:updated", namespaces=atom)),
+        )
+        for entry in ElementTree.fromstring(response.content).findall("atom:entry", atom)
+    ]
+
+
+def test_the_feed_dates_an_update_from_when_its_date_made_it_public(client, campaign, organizer):
+    now = timezone.now().replace(microsecond=0)
+    early = post(
+        campaign,
+        organizer,
+        title="Early news",
+        audience=SUPPORTERS,
+        public_from=now + timedelta(hours=1),
+        now=now - timedelta(days=7),
+    )
+    post(campaign, organizer, title="Later news", now=now - timedelta(days=2))
+    turned = now - timedelta(hours=1)
+    Update.objects.filter(pk=early.pk).update(public_from=turned)
+
+    entries = feed_entries(client, campaign)
+
+    assert [title for title, _published, _updated in entries] == ["Early news", "Later news"]
+    assert entries[0][1:] == (turned, turned)
+    assert entries[1][1] == now - timedelta(days=2)
+
+
+def test_the_feed_dates_an_update_an_edit_made_public_from_the_edit(client, campaign, organizer):
+    now = timezone.now()
+    update = post(campaign, organizer, title="Soon", audience=SUPPORTERS, now=now - timedelta(7))
+    edited = updates.edit_update(
+        update, by=organizer, title="Soon", body=update.body, audience=PUBLIC
+    )
+
+    ((title, published, updated),) = feed_entries(client, campaign)
+
+    assert published == edited.made_public_at == edited.edited_at and published >= now
+    assert updated == published
+
+
+def test_an_update_public_since_its_date_keeps_that_date_when_edited_to_everyone(
+    campaign, organizer
+):
+    update = post(
+        campaign,
+        organizer,
+        audience=SUPPORTERS,
+        public_from=timezone.now() + timedelta(hours=1),
+        now=timezone.now() - timedelta(days=7),
+    )
+    passed = timezone.now() - timedelta(days=1)
+    Update.objects.filter(pk=update.pk).update(public_from=passed)
+    update.refresh_from_db()
+
+    edited = updates.edit_update(update, by=organizer, title="t", body="b", audience=PUBLIC)
+
+    assert edited.public_from is None and edited.made_public_at == passed
+    assert updates.public_updates(campaign).get().public_since == passed
 
 
 # --- editing --------------------------------------------------------------------------------
@@ -489,6 +782,131 @@ def test_an_edit_may_keep_a_passed_public_from_but_not_set_one(campaign, organiz
             audience=SUPPORTERS,
             public_from=passed - timedelta(days=1),
         )
+
+
+def test_making_an_emailed_supporters_only_update_public_emails_its_followers_once(
+    campaign, organizer, supporter, follower, run_tasks
+):
+    with run_tasks():
+        update = post(campaign, organizer, title="Only for you", audience=SUPPORTERS)
+    assert recipients() == [supporter.email]
+    mail.outbox.clear()
+
+    with run_tasks():
+        updates.edit_update(
+            update, by=organizer, title="For everyone", body=update.body, audience=PUBLIC
+        )
+
+    assert recipients() == [follower.email]  # the supporter had it already
+    update.refresh_from_db()
+    assert update.public_emailed_at is not None
+    mail.outbox.clear()
+    with run_tasks():
+        assert updates.fan_out_turned_public() == 0
+        updates.edit_update(update, by=organizer, title="Again", body="b", audience=SUPPORTERS)
+        updates.edit_update(update, by=organizer, title="Again", body="b", audience=PUBLIC)
+    assert mail.outbox == []
+
+
+def test_the_sweep_emails_the_followers_when_the_edit_s_task_was_lost(
+    campaign, organizer, supporter, follower, run_tasks
+):
+    with run_tasks():
+        update = post(campaign, organizer, audience=SUPPORTERS)
+    mail.outbox.clear()
+    updates.edit_update(update, by=organizer, title="t", body="b", audience=PUBLIC)  # no commit
+
+    with run_tasks():
+        assert updates.fan_out_turned_public() == 1
+        assert updates.fan_out_turned_public() == 0
+    assert recipients() == [follower.email]
+
+
+def test_the_sweep_never_fans_out_a_public_update_again(
+    campaign, organizer, supporter, follower, run_tasks
+):
+    with run_tasks():
+        update = post(campaign, organizer)
+    update.refresh_from_db()
+    assert update.public_emailed_at is not None  # everyone had it at once
+    Follow.objects.create(member=MemberFactory(), campaign=campaign)  # a new follower
+    mail.outbox.clear()
+    with run_tasks():
+        assert updates.fan_out_turned_public() == 0
+        assert updates.fan_out_lost() == 0
+    assert mail.outbox == []
+
+
+def with_image(campaign, organizer):
+    upload = SimpleUploadedFile("photo.png", image_bytes((800, 600)), "image/png")
+    update = post(campaign, organizer, audience=SUPPORTERS, image=upload)
+    files = [update.image.name, update.image_large.name]
+    assert all(update.image.storage.exists(name) for name in files)
+    return update, files
+
+
+def test_removing_the_image_deletes_its_files_after_commit(
+    settings, campaign, organizer, django_capture_on_commit_callbacks
+):
+    update, files = with_image(campaign, organizer)
+    storage = update.image.storage
+
+    with django_capture_on_commit_callbacks(execute=True):
+        edited = updates.edit_update(
+            update, by=organizer, title="t", body="b", audience=SUPPORTERS, remove_image=True
+        )
+        assert all(storage.exists(name) for name in files)  # not before the commit
+
+    assert not edited.image and not edited.image_large
+    assert not any(storage.exists(name) for name in files)
+    assert files_under(settings.MEDIA_ROOT, f"updates/{campaign.public_id}") == []
+
+
+def test_a_new_image_deletes_the_old_files_and_keeps_its_own(
+    settings, campaign, organizer, django_capture_on_commit_callbacks
+):
+    update, files = with_image(campaign, organizer)
+    storage = update.image.storage
+    upload = SimpleUploadedFile("other.png", image_bytes((900, 600)), "image/png")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        edited = updates.edit_update(
+            update, by=organizer, title="t", body="b", audience=SUPPORTERS, image=upload
+        )
+
+    assert not any(storage.exists(name) for name in files)
+    kept = [edited.image.name, edited.image_large.name]
+    assert all(storage.exists(name) for name in kept)
+    stored = files_under(settings.MEDIA_ROOT, f"updates/{campaign.public_id}")
+    assert sorted(path.name for path in stored) == sorted(name.rsplit("/")[-1] for name in kept)
+
+
+def test_a_file_that_cannot_be_deleted_never_fails_the_edit(
+    campaign, organizer, monkeypatch, django_capture_on_commit_callbacks
+):
+    update, files = with_image(campaign, organizer)
+    refused = []
+
+    def refuse(name):
+        refused.append(name)
+        raise OSError("read-only file system")
+
+    monkeypatch.setattr(update.image.storage, "delete", refuse)
+    with django_capture_on_commit_callbacks(execute=True):
+        updates.edit_update(update, by=organizer, title="New", body="b", audience=SUPPORTERS,
+                            remove_image=True)  # fmt: skip
+    update.refresh_from_db()
+    assert update.title == "New" and not update.image
+    assert refused == files  # tried both, and the edit stands (the error is logged)
+
+
+def test_an_edit_that_keeps_the_image_deletes_nothing(
+    campaign, organizer, django_capture_on_commit_callbacks
+):
+    update, files = with_image(campaign, organizer)
+    with django_capture_on_commit_callbacks(execute=True):
+        updates.edit_update(update, by=organizer, title="New", body="b", audience=SUPPORTERS)
+    assert all(update.image.storage.exists(name) for name in files)
 
 
 # --- pages ----------------------------------------------------------------------------------
