@@ -749,9 +749,12 @@ class UpdateAdmin(_ModeratorsSee, ReadOnlyAdmin):
         "audience",
         "public_from",
         "published_at",
+        "created_at",
         "edited_at",
+        "made_public_at",
         "emailed_at",
         "public_emailed_at",
+        "fan_out_claimed_at",
         "body",
     ]
     readonly_fields = fields

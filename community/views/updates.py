@@ -118,12 +118,22 @@ def edit_update(request, pk, number):
         update, request.POST if posted else None, request.FILES if posted else None
     )
     if posted and form.is_valid():
+        was_public, was_emailed = update.is_public, update.emailed_at is not None
         saved = _attempt(
             form,
             lambda: updates.edit_update(update, by=request.user, **form.service_arguments()),
         )
         if saved is not None:
-            messages.success(request, _("Your changes are saved. Nobody is emailed again."))
+            if saved.is_public and not was_public and was_emailed:
+                messages.success(
+                    request,
+                    _(
+                        "Your changes are saved. The update is public now: followers who "
+                        "have not had it get it by email."
+                    ),
+                )
+            else:
+                messages.success(request, _("Your changes are saved. Nobody is emailed again."))
             return redirect(saved)
     return render(
         request,

@@ -753,6 +753,24 @@ def test_editing_changes_the_update_and_emails_nobody_again(
     assert AuditEvent.objects.filter(action="update:edited", target_id=str(update.pk)).exists()
 
 
+def test_making_a_supporters_only_update_public_emails_the_followers_and_says_so(
+    client, campaign, organizer, supporter, follower, run_tasks
+):
+    with run_tasks():
+        update = post(campaign, organizer, audience=SUPPORTERS)
+    mail.outbox.clear()
+    client.force_login(organizer)
+    url = reverse("community:edit_update", args=[campaign.pk, update.number])
+
+    with run_tasks():
+        response = client.post(
+            url, {"title": update.title, "body": update.body, "audience": "public"}, follow=True
+        )
+
+    assert [m.to for m in mail.outbox] == [[follower.email]]
+    assert "followers who have not had it get it by email" in response.content.decode()
+
+
 def test_only_the_team_edits(client, campaign, organizer, supporter):
     update = post(campaign, organizer)
     with pytest.raises(NotPermitted):
