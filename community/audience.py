@@ -47,8 +47,9 @@ def supporter_ids(campaign, member_ids):
 def team_ids(campaign):
     """The organizer and accepted co-organizers (one query)."""
     ids = set(
-        campaign.collaborators.filter(accepted_at__isnull=False, member__isnull=False)
-        .values_list("member_id", flat=True)
+        campaign.collaborators.filter(accepted_at__isnull=False, member__isnull=False).values_list(
+            "member_id", flat=True
+        )
     )
     ids.add(campaign.organizer_id)
     return ids
@@ -70,11 +71,6 @@ def supporters(campaign):
     return Member.objects.filter(
         Exists(supporting_pledges(campaign).filter(supporter=OuterRef("pk")))
     )
-
-
-def followers(campaign):
-    Member = get_user_model()
-    return Member.objects.filter(follows__campaign=campaign)
 
 
 def supporters_or_followers(campaign):

@@ -9,7 +9,11 @@ comments in a fixed number of queries.
 - The body is a small Markdown subset (paragraphs, line breaks, bold, italics, code, quotes,
   lists, links; bare web addresses become links), cleaned by nh3 to a short allow-list.
 - The campaign's team (minus the author) is emailed each comment (Kind.COMMENTS); the author
-  of the comment replied to, and of its thread's top comment, each reply (Kind.REPLIES).
+  of the comment replied to, and of its thread's top comment, each reply (Kind.REPLIES). A
+  comment on an update that is supporters-only is emailed only to who may read it now (its
+  team and current supporters: a supporter who cancelled their pledge gets no reply).
+- A comment on a supporters-only update is shown and linked to that update's readers only
+  (comment_for_permalink, the permalink and the hide and report pages).
 - The team, or staff holding community.moderate_community, hide a comment with a reason: its
   text gives way to a placeholder with the reason, its replies stay. Staff may unhide it.
 Every hide and unhide records an AuditEvent.
@@ -32,9 +36,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns import page_cache
+from campaigns.models import Campaign
 from community import audience
 from community.models import Comment
-from community.notifications import Kind, notify
+from community.notifications import Kind, notify, site_url
+from community.pace import check_pace, queue_behind
 from core.errors import DomainError, NotPermitted
 from core.models import record
 
@@ -172,32 +178,28 @@ def comments_open(campaign):
     return campaign.is_public
 
 
-def _may_read(update, member):
+def can_read_update(update, member):
+    """Whether `member` may read `update` (and so its comments) now: anyone once it is public,
+    before that its team and current supporters (update.campaign is read)."""
     if update.published_at > timezone.now():
         return False
     return update.is_public or audience.can_read_supporters_only(member, update.campaign)
 
 
-def _check_pace(member, now):
-    """DomainError when the member posted COMMENTS_PER_MINUTE in the last minute or
-    COMMENTS_PER_HOUR in the last hour (their own rows, index author, -created_at)."""
-    counts = Comment.objects.filter(
-        author=member, created_at__gt=now - timedelta(hours=1)
-    ).aggregate(
-        hour=Count("pk"), minute=Count("pk", filter=Q(created_at__gt=now - timedelta(minutes=1)))
-    )
-    if counts["minute"] >= settings.COMMENTS_PER_MINUTE:
-        raise DomainError(
+def _pace_limits():
+    """COMMENTS_PER_MINUTE in a minute, COMMENTS_PER_HOUR in an hour (community.pace)."""
+    return [
+        (
+            timedelta(minutes=1),
+            settings.COMMENTS_PER_MINUTE,
             _("You are commenting very fast; try again in a minute."),
-            field="body",
-            code="too_many_comments",
-        )
-    if counts["hour"] >= settings.COMMENTS_PER_HOUR:
-        raise DomainError(
+        ),
+        (
+            timedelta(hours=1),
+            settings.COMMENTS_PER_HOUR,
             _("You have posted many comments in the last hour; try again later."),
-            field="body",
-            code="too_many_comments",
-        )
+        ),
+    ]
 
 
 def _clean_body(body):
@@ -239,15 +241,21 @@ def post_comment(campaign, *, by, body, update=None, parent=None, now=None):
         if update.campaign_id != campaign.pk:
             raise NotPermitted(_("No such update."))
         update.campaign = campaign
-        if not _may_read(update, by):
+        if not can_read_update(update, by):
             raise NotPermitted(_("No such update."))
     replied_to = parent
     top = _thread_parent(parent, campaign, update)
     body, html = _clean_body(body)
     with transaction.atomic():
-        # One member's posts queue here, so two at once cannot both slip under the limit.
-        list(get_user_model().objects.select_for_update().filter(pk=by.pk).values_list("pk"))
-        _check_pace(by, now)
+        queue_behind(by)
+        # The member's own rows (index author, -created_at).
+        check_pace(
+            Comment.objects.filter(author=by),
+            now=now,
+            limits=_pace_limits(),
+            field="body",
+            code="too_many_comments",
+        )
         comment = Comment.objects.create(
             campaign=campaign,
             update=update,
@@ -266,16 +274,17 @@ def _notify(comment, *, replied_to):
     """Queue the emails of a new comment (exactly once each: keyed by comment and member)."""
     campaign = comment.campaign
     Member = get_user_model()
-    team = audience.team_ids(campaign) - {comment.author_id}
+    team = audience.team_ids(campaign)
     context = {
         "campaign": campaign,
         "comment": comment,
         "author_name": comment.author.display_name,
         "update": comment.update,
-        "comment_url": absolute(comment_url(comment)),
+        "comment_url": site_url(comment_url(comment)),
     }
     emailed = set()
-    for member in Member.objects.filter(pk__in=team).select_related("notification_settings"):
+    to_team = _readers(comment, team - {comment.author_id}, team=team)
+    for member in Member.objects.filter(pk__in=to_team).select_related("notification_settings"):
         if notify(
             member,
             Kind.COMMENTS,
@@ -287,6 +296,7 @@ def _notify(comment, *, replied_to):
     if comment.parent_id is None:
         return
     repliers = {replied_to.author_id, comment.parent.author_id} - {comment.author_id} - emailed
+    repliers = _readers(comment, repliers, team=team)
     members = Member.objects.filter(pk__in=repliers).select_related("notification_settings")
     for member in members:
         notify(
@@ -296,6 +306,17 @@ def _notify(comment, *, replied_to):
             template="comment_reply",
             context={**context, "parent": comment.parent},
         )
+
+
+def _readers(comment, member_ids, *, team):
+    """Of `member_ids`, who may read `comment` now: everyone on the campaign's own thread and
+    under a public update; under one that is supporters-only, its team and current
+    supporters (one query at most)."""
+    update = comment.update
+    if update is None or update.is_public:
+        return set(member_ids)
+    others = set(member_ids) - team
+    return (set(member_ids) & team) | audience.supporter_ids(comment.campaign, others)
 
 
 def _clean_reason(reason):
@@ -378,6 +399,24 @@ def take_draft(request, *, campaign, update):
 
 
 # --- reads ---------------------------------------------------------------------------------------
+def comment_for_permalink(pk, viewer):
+    """The comment `pk` (campaign, update and author joined) if `viewer` may see it: its
+    campaign visible to them, its update readable by them (can_read_update: a supporters-only
+    update's comments are its readers'). NotPermitted (a 404) otherwise: its existence is
+    not revealed."""
+    comment = Comment.objects.select_related("campaign", "update", "author").filter(pk=pk).first()
+    if comment is None:
+        raise NotPermitted(_("No such comment."))
+    campaign = comment.campaign
+    if not Campaign.objects.visible_to(viewer).filter(pk=campaign.pk).exists():
+        raise NotPermitted(_("No such comment."))
+    if comment.update is not None:
+        comment.update.campaign = campaign
+        if not can_read_update(comment.update, viewer):
+            raise NotPermitted(_("No such comment."))
+    return comment
+
+
 def thread_comments(campaign, update=None):
     """Top-level comments of the campaign's own thread (update=None) or an update's, newest
     first, with authors and replies (oldest first, authors joined) in one query more."""
@@ -490,7 +529,3 @@ def thread_url(campaign, update=None):
 def comment_url(comment):
     """The comment's permalink (it redirects to the page of its thread that shows it)."""
     return reverse("community:comment", args=[comment.pk])
-
-
-def absolute(path):
-    return settings.SITE_URL.rstrip("/") + path

@@ -5,6 +5,10 @@ DEADLINE_REMINDER_HOURS before its deadline, each once.
 The sweep claims follow rows under FOR UPDATE SKIP LOCKED and marks them in the same
 transaction as it queues their emails, so two sweeps at once never take the same row; the
 outbox key (the event and the member) makes a second queueing of the same email a no-op.
+
+One email where one will do: a launch email sent inside the reminder window says when the
+campaign ends, so it is the reminder too; a follow made inside the window needs no reminder
+(the member just chose to follow). The campaign's team does not follow it: they run it.
 """
 
 from collections import defaultdict
@@ -14,13 +18,14 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from campaigns.models import Campaign
 from campaigns.selectors import with_totals
 from community import audience
 from community.models import Follow
-from community.notifications import Kind, notify
-from core.errors import NotPermitted
+from community.notifications import Kind, notify, site_url
+from core.errors import DomainError, NotPermitted
 
 # Public campaigns, and approved ones waiting for their launch; never drafts, campaigns in
 # review, rejected or cancelled ones (their pages are not the public's).
@@ -33,19 +38,39 @@ def can_follow(campaign):
     return campaign.status in FOLLOWABLE_STATUSES
 
 
-# --- following ---------------------------------------------------------------------------------
-def follow(campaign, *, by):
-    """`by` follows `campaign`; following twice changes nothing. Returns the Follow.
+def _reminder_window():
+    return timedelta(hours=settings.DEADLINE_REMINDER_HOURS)
 
-    A campaign that is already live needs no launch email: the follow is marked as told.
+
+def _ends_within_window(campaign, now):
+    return campaign.deadline is not None and campaign.deadline <= now + _reminder_window()
+
+
+# --- following ---------------------------------------------------------------------------------
+def follow(campaign, *, by, now=None):
+    """`by` follows `campaign` (at `now`, by default the present); following twice changes
+    nothing. Returns the Follow.
+
+    A campaign that is already live needs no launch email, and one that ends within the
+    reminder window no reminder: the follow is marked as told. Its team cannot follow it
+    (DomainError).
     """
     if not by.is_authenticated or not can_follow(campaign):
         raise NotPermitted("No such campaign.")
+    if audience.is_team(by, campaign):
+        raise DomainError(
+            _("You are on this campaign's team, so you cannot follow it."), code="own_campaign"
+        )
+    now = now or timezone.now()
     launched = campaign.status != Campaign.Status.APPROVED
     followed, _created = Follow.objects.get_or_create(
         member=by,
         campaign=campaign,
-        defaults={"launch_emailed_at": timezone.now() if launched else None},
+        defaults={
+            "created_at": now,
+            "launch_emailed_at": now if launched else None,
+            "reminder_emailed_at": now if launched and _ends_within_window(campaign, now) else None,
+        },
     )
     return followed
 
@@ -88,7 +113,14 @@ def send_follower_emails(*, now=None, limit=SWEEP_BATCH):
     without an email (supporters, members who turned reminders off, follows after launch)."""
     now = now or timezone.now()
     return {
-        "launch": _sweep(_launch_due(), "launch_emailed_at", _launch_email, now=now, limit=limit),
+        "launch": _sweep(
+            _launch_due(),
+            "launch_emailed_at",
+            _launch_email,
+            now=now,
+            limit=limit,
+            then=_launch_is_the_reminder,
+        ),
         "reminder": _sweep(
             _reminder_due(now), "reminder_emailed_at", _reminder_email, now=now, limit=limit
         ),
@@ -102,17 +134,28 @@ def _launch_due():
 
 
 def _reminder_due(now):
-    window = timedelta(hours=settings.DEADLINE_REMINDER_HOURS)
     return Follow.objects.filter(
         reminder_emailed_at__isnull=True,
         campaign__status=Campaign.Status.LIVE,
         campaign__deadline__gt=now,
-        campaign__deadline__lte=now + window,
+        campaign__deadline__lte=now + _reminder_window(),
     )
 
 
-def _sweep(due, field, send, *, now, limit):
-    """Claim up to `limit` due follows, queue what `send(follow, now)` decides, mark them all."""
+def _launch_is_the_reminder(claimed, now):
+    """The launch sweep's follows of campaigns ending within the reminder window are marked
+    reminded too: the launch email gives the deadline, so no "ends on …" in the same sweep
+    (and a follow it skipped, a supporter's or with reminders off, the reminder skips too)."""
+    inside = [row.pk for row in claimed if _ends_within_window(row.campaign, now)]
+    if inside:
+        Follow.objects.filter(pk__in=inside, reminder_emailed_at__isnull=True).update(
+            reminder_emailed_at=now
+        )
+
+
+def _sweep(due, field, send, *, now, limit, then=None):
+    """Claim up to `limit` due follows, queue what `send(follow, now)` decides, mark them all
+    (and `then(claimed, now)`, in the same transaction). The team and supporters get none."""
     with transaction.atomic():
         claimed = list(
             due.select_related("campaign", "member", "member__notification_settings")
@@ -133,15 +176,20 @@ def _sweep(due, field, send, *, now, limit):
         for campaign_id, follows in by_campaign.items():
             campaign = follows[0].campaign
             campaign.pledged_minor = totals.get(campaign_id, 0)
-            # Someone who backs it already needs no "back it" email.
-            supporting = audience.supporter_ids(campaign, [row.member_id for row in follows])
+            # Someone who backs it already needs no "back it" email, nor its team (a follow
+            # made before they joined it).
+            skipped = audience.team_ids(campaign) | audience.supporter_ids(
+                campaign, [row.member_id for row in follows]
+            )
             for row in follows:
                 row.campaign = campaign
-                if row.member.is_active and row.member_id not in supporting:
+                if row.member_id not in skipped:
                     queued += send(row, now) is not None
         Follow.objects.filter(
             pk__in=[row.pk for row in claimed], **{f"{field}__isnull": True}
         ).update(**{field: now})
+        if then is not None:
+            then(claimed, now)
     return {"queued": queued, "marked": len(claimed) - queued}
 
 
@@ -149,7 +197,7 @@ def _context(row):
     campaign = row.campaign
     return {
         "campaign": campaign,
-        "campaign_url": settings.SITE_URL.rstrip("/") + campaign.get_absolute_url(),
+        "campaign_url": site_url(campaign.get_absolute_url()),
     }
 
 

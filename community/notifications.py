@@ -4,7 +4,8 @@ Money emails (a charge that failed, a refund, a payout) are not optional and nev
 here. Every optional email is queued with `notify`, which skips a member who turned its kind
 off, puts the member's unsubscribe link (and the List-Unsubscribe headers, RFC 8058) on it and
 stores it once per key in the outbox (core.emails), so it goes out exactly once per (event,
-recipient) from a task after commit.
+recipient) from a task after commit. A deactivated member gets none (their unsubscribe links
+still work: they only turn a kind off).
 """
 
 from enum import StrEnum
@@ -48,23 +49,33 @@ def wants(member, kind):
 
 
 def members_who_want(members_queryset, kind):
-    """`members_queryset` without the members who turned `kind` off (one query when used)."""
+    """The active members of `members_queryset` who did not turn `kind` off (one query when
+    used)."""
     kind = Kind(kind)
-    return members_queryset.exclude(
+    return members_queryset.filter(is_active=True).exclude(
         **{"notification_settings__isnull": False, f"notification_settings__{kind.value}": False}
     )
 
 
 def set_preferences(member, **choices):
-    """Save the member's choices (kind name → bool); unknown names are refused."""
+    """Save the member's choices (kind name → bool); unknown names are refused.
+
+    Only the kinds chosen are written: two one-click unsubscribes of different kinds at the
+    same moment each keep the other's choice.
+    """
     unknown = set(choices) - {kind.value for kind in Kind}
     if unknown:
         raise ValueError(f"unknown notification kinds: {sorted(unknown)}")
     preferences, _created = NotificationSettings.objects.get_or_create(member=member)
     for name, value in choices.items():
         setattr(preferences, name, bool(value))
-    preferences.save()
+    preferences.save(update_fields=[*choices, "updated_at"])
     return preferences
+
+
+def site_url(path):
+    """`path` (from reverse or get_absolute_url) as the full address an email links to."""
+    return settings.SITE_URL.rstrip("/") + path
 
 
 # --- one-click unsubscribe --------------------------------------------------------------------
@@ -73,8 +84,7 @@ def unsubscribe_token(member, kind):
 
 
 def unsubscribe_url(member, kind):
-    path = reverse("community:unsubscribe", args=[unsubscribe_token(member, kind)])
-    return settings.SITE_URL.rstrip("/") + path
+    return site_url(reverse("community:unsubscribe", args=[unsubscribe_token(member, kind)]))
 
 
 class BadUnsubscribeLink(Exception):
@@ -111,10 +121,11 @@ def unsubscribe(member, kind):
 def notify(member, kind, *, key, template, context):
     """Queue optional email `template` for `member` under `key`, unless they turned `kind` off.
 
-    Returns the OutboundEmail, or None when the member does not want this kind. The key is
-    the event and the recipient ("update:12:member:7"): running twice sends once.
+    Returns the OutboundEmail, or None when the member does not want this kind or was
+    deactivated. The key is the event and the recipient ("update:12:member:7"): running twice
+    sends once.
     """
-    if not wants(member, kind):
+    if not member.is_active or not wants(member, kind):
         return None
     url = unsubscribe_url(member, kind)
     email, _created = queue_email(

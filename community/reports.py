@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from community import comments
 from community.models import Comment, Report
+from community.pace import check_pace, queue_behind
 from core.errors import DomainError, NotPermitted
 from core.transitions import transition
 
@@ -31,15 +31,6 @@ class Filed:
     created: bool  # False: the member's open report of this thing was already there
 
 
-def _check_pace(member, now):
-    recent = Report.objects.filter(reporter=member, created_at__gt=now - timedelta(hours=1))
-    if recent.count() >= settings.REPORTS_PER_HOUR:
-        raise DomainError(
-            _("You have sent many reports in the last hour; try again later."),
-            code="too_many_reports",
-        )
-
-
 def report(target, *, by, reason, note="", now=None):
     """File `by`'s report of `target` (a Comment or a Campaign); returns a Filed.
 
@@ -50,6 +41,10 @@ def report(target, *, by, reason, note="", now=None):
         raise NotPermitted(_("Log in to report."))
     if isinstance(target, Comment):
         comment, campaign = target, target.campaign
+        if comment.update_id is not None:
+            comment.update.campaign = campaign
+            if not comments.can_read_update(comment.update, by):
+                raise NotPermitted(_("No such comment."))
         if comment.author_id == by.pk:
             raise DomainError(_("You cannot report your own comment."))
     else:
@@ -65,11 +60,17 @@ def report(target, *, by, reason, note="", now=None):
             field="note",
         )
     with transaction.atomic():
-        list(get_user_model().objects.select_for_update().filter(pk=by.pk).values_list("pk"))
+        queue_behind(by)
         existing = _open_report(by, campaign, comment)
         if existing is not None:
             return Filed(existing, created=False)
-        _check_pace(by, now)
+        hourly = _("You have sent many reports in the last hour; try again later.")
+        check_pace(
+            Report.objects.filter(reporter=by),
+            now=now,
+            limits=[(timedelta(hours=1), settings.REPORTS_PER_HOUR, hourly)],
+            code="too_many_reports",
+        )
         try:
             with transaction.atomic():
                 filed = Report.objects.create(

@@ -17,7 +17,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from campaigns.models import Campaign
 from community import comments, reports
-from community.audience import can_read_supporters_only
 from community.comment_forms import CommentForm, HideCommentForm, ReportForm
 from community.models import Comment, Update
 from core.errors import DomainError, NotPermitted
@@ -25,23 +24,6 @@ from core.errors import DomainError, NotPermitted
 
 def _public_campaign(slug):
     return get_object_or_404(Campaign.objects.public().select_related("organizer"), slug=slug)
-
-
-def _readable_comment(request, pk):
-    """The comment, if the member may see it: its campaign visible to them, its update
-    readable by them (a supporters-only update's comments are its readers'); else a 404."""
-    comment = get_object_or_404(
-        Comment.objects.select_related("campaign", "update", "author"), pk=pk
-    )
-    campaign = comment.campaign
-    if not Campaign.objects.visible_to(request.user).filter(pk=campaign.pk).exists():
-        raise Http404("No such comment.")
-    update = comment.update
-    if update is not None:
-        update.campaign = campaign
-        if not update.is_public and not can_read_supporters_only(request.user, campaign):
-            raise Http404("No such comment.")
-    return comment
 
 
 def _back_to(comment):
@@ -95,13 +77,13 @@ def post_comment_view(request, slug):
 @require_GET
 def comment_view(request, pk):
     """A comment's permalink (emails link here): the page of its thread that shows it."""
-    return HttpResponseRedirect(_back_to(_readable_comment(request, pk)))
+    return HttpResponseRedirect(_back_to(comments.comment_for_permalink(pk, request.user)))
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def hide_comment_view(request, pk):
-    comment = _readable_comment(request, pk)
+    comment = comments.comment_for_permalink(pk, request.user)
     if not comments.can_hide(request.user, comment.campaign):
         raise Http404("No such comment.")
     back_url = _back_to(comment)
@@ -164,7 +146,7 @@ def _report_page(request, target, *, campaign, back_url, title):
 @login_required
 @require_http_methods(["GET", "POST"])
 def report_comment_view(request, pk):
-    comment = _readable_comment(request, pk)
+    comment = comments.comment_for_permalink(pk, request.user)
     if not comment.campaign.is_public:
         raise Http404("No such comment.")
     back_url = _back_to(comment)

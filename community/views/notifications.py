@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from campaigns.models import Campaign
 from community import follows, notifications
 from community.notification_forms import NotificationSettingsForm
+from core.errors import DomainError, NotPermitted
 
 
 # --- follow / unfollow -------------------------------------------------------------------------
@@ -32,7 +33,13 @@ def _back(request, campaign):
 @require_POST
 def follow(request, slug):
     campaign = get_object_or_404(Campaign, slug=slug)
-    follows.follow(campaign, by=request.user)  # NotPermitted (not followable) → 404
+    try:
+        follows.follow(campaign, by=request.user)  # NotPermitted (not followable) → 404
+    except NotPermitted:
+        raise
+    except DomainError as error:  # its team
+        messages.error(request, error.message)
+        return _back(request, campaign)
     if campaign.status == Campaign.Status.APPROVED:
         messages.success(request, _("We will email you when this campaign launches."))
     else:
@@ -85,7 +92,8 @@ def unsubscribe(request, token):
         member_id, kind = notifications.read_unsubscribe_token(token)
     except notifications.BadUnsubscribeLink as error:
         return _private(_bad_link(request, expired=error.expired))
-    member = get_user_model().objects.filter(pk=member_id, is_active=True).first()
+    # A deactivated member's link works too: it only turns a kind off.
+    member = get_user_model().objects.filter(pk=member_id).first()
     if member is None:
         return _private(_bad_link(request, expired=False))
     context = {

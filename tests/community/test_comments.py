@@ -301,6 +301,58 @@ def test_an_organizer_who_turned_comments_off_still_gets_replies(campaign, organ
     assert list(OutboundEmail.objects.values_list("template", flat=True)) == ["comment_reply"]
 
 
+def cancel_pledge_of(member, campaign):
+    Pledge.objects.filter(supporter=member, campaign=campaign).update(
+        status=Pledge.Status.CANCELLED
+    )
+
+
+def test_a_former_supporter_gets_no_reply_email_from_a_supporters_only_update(
+    campaign, organizer, co_organizer, client
+):
+    """They commented as a supporter, then cancelled their pledge: the update (and the
+    replies under it) is no longer theirs to read, so its replies are not emailed to them."""
+    update = make_update(campaign, audience=SUPPORTERS)
+    former = PledgeFactory(campaign=campaign).supporter
+    top = post(campaign, former, "Can't wait", update=update)
+    cancel_pledge_of(former, campaign)
+    replier = PledgeFactory(campaign=campaign).supporter
+    reply = post(campaign, replier, "Secret plans for the supporters", update=update, parent=top)
+
+    assert not OutboundEmail.objects.filter(to=former.email).exists()
+    # The team can always read it: emailed as usual.
+    assert set(OutboundEmail.objects.values_list("to", flat=True)) == {
+        organizer.email,
+        co_organizer.email,
+    }
+    # A current supporter replied to is emailed.
+    third = post(campaign, organizer, "Thanks!", update=update, parent=reply)
+    assert OutboundEmail.objects.filter(
+        key=f"comment:{third.pk}:member:{replier.pk}", template="comment_reply"
+    ).exists()
+    assert not OutboundEmail.objects.filter(to=former.email).exists()
+    # Its permalink and report page are a 404 to them.
+    client.force_login(former)
+    for name in ("comment", "report_comment"):
+        assert client.get(reverse(f"community:{name}", args=[reply.pk])).status_code == 404
+
+
+def test_once_the_update_is_public_its_replies_are_emailed_to_anyone(campaign, organizer):
+    update = make_update(
+        campaign, audience=SUPPORTERS, public_from=timezone.now() - timedelta(days=1)
+    )
+    top = post(campaign, MemberFactory(), "Now I can read it", update=update)
+    reply = post(campaign, organizer, "Welcome", update=update, parent=top)
+    assert OutboundEmail.objects.filter(key=f"comment:{reply.pk}:member:{top.author_id}").exists()
+
+
+def test_a_deactivated_member_gets_no_comment_or_reply_emails(campaign, organizer, commenter):
+    top = post(campaign, organizer, "Ask us anything")
+    type(organizer).objects.filter(pk=organizer.pk).update(is_active=False)
+    post(campaign, commenter, "When?", parent=top)
+    assert not OutboundEmail.objects.exists()
+
+
 # --- hiding ------------------------------------------------------------------------------------
 def test_organizer_hides_a_comment_with_a_reason_and_an_audit_row(campaign, organizer, commenter):
     comment = post(campaign, commenter, "Buy cheap watches")
@@ -439,6 +491,23 @@ def test_permalink_of_a_supporters_only_comment_is_404_to_others(campaign, clien
     assert client.get(reverse("community:comment", args=[comment.pk])).status_code == 404
     client.force_login(MemberFactory())
     assert client.get(reverse("community:report_comment", args=[comment.pk])).status_code == 404
+
+
+def test_comment_for_permalink_is_for_the_updates_readers_only(campaign, organizer):
+    update = make_update(campaign, audience=SUPPORTERS)
+    supporter = PledgeFactory(campaign=campaign).supporter
+    comment = post(campaign, supporter, update=update)
+    for reader in (supporter, organizer):
+        found = comments.comment_for_permalink(comment.pk, reader)
+        assert found == comment and found.update.campaign is found.campaign
+    cancel_pledge_of(supporter, campaign)
+    for outsider in (supporter, MemberFactory(), moderator(), AnonymousUser()):
+        with pytest.raises(NotPermitted):
+            comments.comment_for_permalink(comment.pk, outsider)
+    with pytest.raises(NotPermitted):
+        comments.comment_for_permalink(comment.pk + 1, organizer)
+    on_page = post(campaign, MemberFactory())
+    assert comments.comment_for_permalink(on_page.pk, AnonymousUser()) == on_page
 
 
 # --- badges -----------------------------------------------------------------------------------

@@ -10,15 +10,15 @@ from django.db import connection
 from django.template.loader import render_to_string
 from django.test import RequestFactory
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from campaigns import page_cache
 from campaigns import services as campaign_services
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Collaborator
 from community import follows
 from community.models import Follow
 from community.notifications import Kind, set_preferences, unsubscribe_url
-from core.errors import NotPermitted
+from core.errors import DomainError, NotPermitted
 from core.models import OutboundEmail
 from tests.factories import CampaignFactory, MemberFactory, PledgeFactory
 
@@ -49,6 +49,17 @@ def ending_in(hours, **kwargs):
     return CampaignFactory(
         live=True, deadline=timezone.now() + timedelta(hours=hours), goal_minor=10_000, **kwargs
     )
+
+
+def followed_then_ending_in(hours, members, **kwargs):
+    """A live campaign `members` followed a week before its reminder window, that now ends
+    `hours` from now (the time passed)."""
+    campaign = ending_in(hours + HOURS + 7 * 24, **kwargs)
+    for member in members:
+        follows.follow(campaign, by=member)
+    Campaign.objects.filter(pk=campaign.pk).update(deadline=timezone.now() + timedelta(hours=hours))
+    campaign.refresh_from_db()
+    return campaign
 
 
 # --- follow / unfollow ------------------------------------------------------------------------
@@ -122,6 +133,31 @@ def test_follow_and_unfollow_over_http_go_back_to_the_page(client):
     assert response["Location"] == campaign.get_absolute_url()
 
 
+def co_organizer_of(campaign):
+    member = MemberFactory()
+    Collaborator.objects.create(
+        campaign=campaign,
+        email=member.email,
+        member=member,
+        invited_by=campaign.organizer,
+        accepted_at=timezone.now(),
+    )
+    return member
+
+
+@pytest.mark.parametrize("trait", ["approved", "live"])
+def test_the_team_cannot_follow_its_own_campaign(client, trait):
+    campaign = CampaignFactory(**{trait: True})
+    for member in (campaign.organizer, co_organizer_of(campaign)):
+        with pytest.raises(DomainError, match="on this campaign's team"):
+            follows.follow(campaign, by=member)
+    client.force_login(campaign.organizer)
+    response = client.post(follow_url(campaign), follow=True)
+    assert response.redirect_chain[0] == (campaign.get_absolute_url(), 302)
+    assert "so you cannot follow it" in response.content.decode()
+    assert not Follow.objects.exists()
+
+
 def test_follow_needs_a_post_and_a_member(client):
     campaign = CampaignFactory(live=True)
     response = client.post(follow_url(campaign))
@@ -165,9 +201,12 @@ def test_anonymous_visitors_get_a_login_link_and_the_page_stays_cached(client):
 
 def test_the_team_sees_the_count_but_no_button(client):
     campaign = CampaignFactory(live=True)
-    client.force_login(campaign.organizer)
-    html = client.get(campaign.get_absolute_url()).content.decode()
-    assert follow_url(campaign) not in html
+    follows.follow(campaign, by=MemberFactory())
+    for member in (campaign.organizer, co_organizer_of(campaign)):
+        client.force_login(member)
+        html = client.get(campaign.get_absolute_url()).content.decode()
+        assert follow_url(campaign) not in html
+        assert "1 follower<" in html
 
 
 def test_an_approved_campaign_offers_to_notify_at_launch():
@@ -252,6 +291,59 @@ def test_no_launch_email_for_members_who_turned_reminders_off_or_already_back_it
     assert not Follow.objects.filter(launch_emailed_at__isnull=True).exists()
 
 
+def test_a_launch_inside_the_reminder_window_sends_one_email_with_the_deadline(
+    celery_eager, django_capture_on_commit_callbacks
+):
+    """A campaign that runs for less than the window: its launch email gives the deadline
+    and is the reminder too, so the same sweep sends no "ends on …"."""
+    campaign = CampaignFactory(approved=True, duration_days=1, title="Elm Street garden")
+    member = MemberFactory()
+    follows.follow(campaign, by=member)
+    campaign_services.launch(campaign, by=campaign.organizer)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = follows.send_follower_emails()
+
+    assert result == {
+        "launch": {"queued": 1, "marked": 0},
+        "reminder": {"queued": 0, "marked": 0},
+    }
+    assert reminder_keys() == []
+    (message,) = mail.outbox
+    assert "has launched" in message.subject
+    campaign.refresh_from_db()
+    deadline = dateformat.format(timezone.localtime(campaign.deadline), "j F Y, H:i")
+    assert f"It takes pledges until {deadline}." in message.body
+    assert Follow.objects.get().reminder_emailed_at is not None
+    assert follows.send_follower_emails()["reminder"] == {"queued": 0, "marked": 0}
+
+
+def test_a_launch_before_the_window_still_gets_its_reminder_later():
+    campaign = CampaignFactory(approved=True, duration_days=10)
+    follows.follow(campaign, by=MemberFactory())
+    campaign_services.launch(campaign, by=campaign.organizer)
+    follows.send_follower_emails()
+    campaign.refresh_from_db()
+    assert Follow.objects.get().reminder_emailed_at is None
+    inside = campaign.deadline - timedelta(hours=HOURS - 1)
+    assert follows.send_follower_emails(now=inside)["reminder"] == {"queued": 1, "marked": 0}
+
+
+def test_the_team_gets_no_launch_email_or_reminder_from_an_old_follow():
+    """A follow made before they were on the team (or before the team could not follow)."""
+    campaign = CampaignFactory(approved=True, duration_days=10)
+    co_organizer = co_organizer_of(campaign)
+    for member in (campaign.organizer, co_organizer):
+        Follow.objects.create(member=member, campaign=campaign)
+    campaign_services.launch(campaign, by=campaign.organizer)
+    campaign.refresh_from_db()
+
+    assert follows.send_follower_emails()["launch"] == {"queued": 0, "marked": 2}
+    inside = campaign.deadline - timedelta(hours=HOURS - 1)
+    assert follows.send_follower_emails(now=inside)["reminder"] == {"queued": 0, "marked": 2}
+    assert not OutboundEmail.objects.exists()
+
+
 def test_a_cancelled_or_still_approved_campaign_sends_no_launch_email():
     waiting, cancelled = CampaignFactory(approved=True), CampaignFactory(approved=True)
     for campaign in (waiting, cancelled):
@@ -287,20 +379,27 @@ def test_the_reminder_goes_once_inside_the_window(celery_eager, django_capture_o
     assert unsubscribe_url(member, Kind.REMINDERS) in message.alternatives[0][0]
 
 
+def test_a_follow_inside_the_window_gets_no_reminder_a_minute_later():
+    campaign, member = ending_in(HOURS - 1), MemberFactory()
+    followed = follows.follow(campaign, by=member)
+    assert followed.reminder_emailed_at is not None
+    assert follows.send_follower_emails()["reminder"] == {"queued": 0, "marked": 0}
+    assert reminder_keys() == []
+    # Before the window, the reminder waits for it.
+    assert follows.follow(ending_in(HOURS + 1), by=member).reminder_emailed_at is None
+
+
 def test_no_reminder_after_the_deadline():
-    campaign = ending_in(HOURS - 1)
-    follows.follow(campaign, by=MemberFactory())
+    campaign = followed_then_ending_in(HOURS - 1, [MemberFactory()])
     after = campaign.deadline + timedelta(minutes=1)
     assert follows.send_follower_emails(now=after)["reminder"] == {"queued": 0, "marked": 0}
     assert reminder_keys() == []
 
 
 def test_no_reminder_to_supporters_or_members_with_reminders_off_but_both_are_marked():
-    campaign = ending_in(HOURS - 1)
     backer, quiet, keen = MemberFactory(), MemberFactory(), MemberFactory()
     set_preferences(quiet, reminders=False, updates=True)
-    for member in (backer, quiet, keen):
-        follows.follow(campaign, by=member)
+    campaign = followed_then_ending_in(HOURS - 1, [backer, quiet, keen])
     PledgeFactory(campaign=campaign, supporter=backer)
 
     assert follows.send_follower_emails()["reminder"] == {"queued": 1, "marked": 2}
@@ -310,10 +409,8 @@ def test_no_reminder_to_supporters_or_members_with_reminders_off_but_both_are_ma
 
 
 def test_a_sweep_takes_a_bounded_batch_and_the_next_one_the_rest():
-    campaign = ending_in(HOURS - 1)
     members = [MemberFactory() for _ in range(3)]
-    for member in members:
-        follows.follow(campaign, by=member)
+    followed_then_ending_in(HOURS - 1, members)
 
     assert follows.send_follower_emails(limit=2)["reminder"] == {"queued": 2, "marked": 0}
     assert follows.send_follower_emails(limit=2)["reminder"] == {"queued": 1, "marked": 0}
@@ -323,7 +420,7 @@ def test_a_sweep_takes_a_bounded_batch_and_the_next_one_the_rest():
 def test_the_sweep_task_runs_the_follower_emails():
     from community.tasks import sweep
 
-    follows.follow(ending_in(HOURS - 1), by=MemberFactory())
+    followed_then_ending_in(HOURS - 1, [MemberFactory()])
     result = sweep()
     assert result["follower_emails"]["reminder"] == {"queued": 1, "marked": 0}
 
@@ -331,9 +428,8 @@ def test_the_sweep_task_runs_the_follower_emails():
 def test_an_email_already_in_the_outbox_is_not_queued_again():
     """A sweep that died after queueing but before marking (or a second sweep racing it on a
     database without row locks): the outbox key keeps it to one email."""
-    campaign = ending_in(HOURS - 1)
     member = MemberFactory()
-    follows.follow(campaign, by=member)
+    campaign = followed_then_ending_in(HOURS - 1, [member])
     follows.send_follower_emails()
     Follow.objects.update(reminder_emailed_at=None)
 
@@ -345,10 +441,8 @@ def test_an_email_already_in_the_outbox_is_not_queued_again():
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_sweeps_at_once_claim_different_follows_and_email_each_follower_once(monkeypatch):
-    campaign = ending_in(HOURS - 1)
     members = [MemberFactory() for _ in range(3)]
-    for member in members:
-        follows.follow(campaign, by=member)
+    campaign = followed_then_ending_in(HOURS - 1, members)
     holding, release = threading.Event(), threading.Event()
     results = {}
     real_notify = follows.notify

@@ -11,8 +11,8 @@ from django.test import Client
 from django.urls import reverse
 
 from campaigns import services as campaign_services
-from community import follows, notifications
-from community.models import NotificationSettings
+from community import follows, notifications, updates
+from community.models import NotificationSettings, Update
 from community.notifications import (
     UNSUBSCRIBE_SALT,
     Kind,
@@ -198,10 +198,72 @@ def test_an_expired_link_says_so_and_changes_nothing(member, settings, method):
 
 def test_a_link_for_a_member_who_is_gone_is_refused(member):
     token = unsubscribe_token(member, Kind.UPDATES)
-    member.is_active = False
-    member.save()
+    member.delete()
     assert one_click(token).status_code == 400
     assert not NotificationSettings.objects.exists()
+
+
+def test_a_deactivated_members_link_still_turns_the_kind_off(member):
+    """It only turns a kind off; refusing it would keep emails coming to someone whose
+    account is closed."""
+    token = unsubscribe_token(member, Kind.UPDATES)
+    type(member).objects.filter(pk=member.pk).update(is_active=False)
+    assert mail_client().get(unsubscribe_path(token)).status_code == 200
+    assert one_click(token).status_code == 200
+    assert not wants(member, Kind.UPDATES)
+
+
+# --- who gets optional emails -----------------------------------------------------------------
+def test_deactivated_members_get_no_optional_emails(member):
+    member.is_active = False
+    email = notifications.notify(
+        member, Kind.REPLIES, key="reply:1:member:1", template="comment_reply", context={}
+    )
+    assert email is None
+    assert not OutboundEmail.objects.exists()
+
+
+def test_members_who_want_leaves_out_deactivated_members_and_those_who_turned_it_off():
+    keen, quiet = MemberFactory(), MemberFactory()
+    gone = MemberFactory(is_active=False)
+    set_preferences(quiet, updates=False)
+    members = type(keen).objects.filter(pk__in=[keen.pk, quiet.pk, gone.pk])
+    assert list(notifications.members_who_want(members, Kind.UPDATES)) == [keen]
+    assert set(notifications.members_who_want(members, Kind.REPLIES)) == {keen, quiet}
+
+
+def test_an_update_is_not_emailed_to_a_deactivated_supporter():
+    campaign = CampaignFactory(live=True)
+    keen, gone = MemberFactory(), MemberFactory()
+    for supporter in (keen, gone):
+        PledgeFactory(campaign=campaign, supporter=supporter)
+    type(gone).objects.filter(pk=gone.pk).update(is_active=False)
+    update = Update.objects.create(
+        campaign=campaign,
+        number=1,
+        author=campaign.organizer,
+        title="News",
+        body="News.",
+        body_html="<p>News.</p>",
+    )
+    assert updates.fan_out(update.pk) == 1
+    assert list(OutboundEmail.objects.values_list("to", flat=True)) == [keen.email]
+
+
+def test_two_unsubscribes_at_once_keep_each_others_choice(member, monkeypatch):
+    """Two one-click unsubscribes of different kinds, each row read before the other saved."""
+    set_preferences(member, updates=True)  # the row exists
+    first, second = (NotificationSettings.objects.get(member=member) for _ in range(2))
+    read = iter([first, second])
+    monkeypatch.setattr(
+        NotificationSettings.objects, "get_or_create", lambda **kwargs: (next(read), False)
+    )
+
+    notifications.unsubscribe(member, Kind.UPDATES)
+    notifications.unsubscribe(member, Kind.REPLIES)
+
+    row = NotificationSettings.objects.get(member=member)
+    assert (row.updates, row.comments, row.replies, row.reminders) == (False, True, False, True)
 
 
 def test_the_emails_own_link_and_headers_unsubscribe(

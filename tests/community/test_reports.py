@@ -14,10 +14,10 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from community import comments, reports
-from community.models import Comment, Report
+from community.models import Comment, Report, Update
 from core.errors import DomainError, NotPermitted, TransitionError
 from core.models import AuditEvent
-from tests.factories import CampaignFactory, MemberFactory
+from tests.factories import CampaignFactory, MemberFactory, PledgeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -138,6 +138,25 @@ def test_older_reports_do_not_count_against_the_hour(campaign, reporter, setting
     second = comments.post_comment(campaign, by=MemberFactory(), body="Two")
     reports.report(first, by=reporter, reason="spam", now=timezone.now() - timedelta(hours=2))
     assert file(second, reporter).created
+
+
+def test_a_comment_under_a_supporters_only_update_is_reported_by_its_readers_only(campaign):
+    update = Update.objects.create(
+        campaign=campaign,
+        number=1,
+        author=campaign.organizer,
+        title="For supporters",
+        body="Plans.",
+        body_html="<p>Plans.</p>",
+        audience=Update.Audience.SUPPORTERS,
+    )
+    author, reader = (PledgeFactory(campaign=campaign).supporter for _ in range(2))
+    comment = comments.post_comment(campaign, by=author, body="Plans!", update=update)
+    for outsider in (MemberFactory(), moderator()):
+        with pytest.raises(NotPermitted):
+            file(comment, outsider)
+    assert not Report.objects.exists()
+    assert file(comment, reader).created
 
 
 def test_members_cannot_report_their_own_comment_or_a_hidden_one(comment, client, campaign):
