@@ -13,7 +13,6 @@ import re
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Case, Count, Exists, Max, OuterRef, Q, When, Window
@@ -34,7 +33,7 @@ from community.audience import (
     supporting_pledges,
 )
 from community.models import Update
-from community.notifications import Kind, members_who_want, notify
+from community.notifications import Kind, members_who_want, notify, site_url
 from core import images
 from core.errors import DomainError, NotPermitted
 from core.images import ImageLimits
@@ -470,7 +469,7 @@ def _email_audience(update, members, *, claim=None):
         .select_related("notification_settings")
         .order_by("pk")
     )
-    permalink = settings.SITE_URL.rstrip("/") + update.get_absolute_url()
+    permalink = site_url(update.get_absolute_url())
     body_text = plain_text(update.body_html)
     queued = 0
     for index, member in enumerate(recipients.iterator(chunk_size=FAN_OUT_CHUNK)):

@@ -16,7 +16,8 @@ the comment throttle counts them as spread over weeks, as they would have been; 
 in that order across campaigns, so the throttle never sees a comment from its "future". An update
 is posted with post_update's `now=` at its day. Live
 campaigns' dates move on every run (demo.seeding._refresh), and with them, like their pledges'
-times, the times of their updates, comments and reports. Follows are made when the demo is made.
+times, the times of their updates, comments and reports. Follows of live campaigns are made
+with follow's `now=` the day after the launch; those of the approved one when the demo is made.
 Email goes where demo.seeding.quiet_side_effects sends it (the dummy backend): each update's
 fan-out to supporters and followers, the team's comment emails, replies; the follower sweep is
 run once here, so the 48-hour reminders of the campaign ending within a day go there too rather
@@ -587,11 +588,12 @@ class _Story:
 
     # follows
     def ensure_follows(self):
-        """Passers-by (plan.followers) and one supporter follow the campaign."""
+        """Passers-by (plan.followers) and one supporter follow the campaign, from the day
+        after its launch (a follow made inside the last 48 hours gets no reminder)."""
         followers = self.voices[PASSER_BY][: self.plan.followers]
         if self.plan.followers and self.voices[SUPPORTER]:
             followers.append(self.voices[SUPPORTER][-1])
-        return _follow(self.campaign, followers)
+        return _follow(self.campaign, followers, now=self.at(1))
 
     # updates
     def ensure_updates(self):
@@ -720,13 +722,14 @@ def _reported_at(posted_at):
     return posted_at + timedelta(hours=1)
 
 
-def _follow(campaign, members):
-    """The members follow the campaign (community.follows.follow); returns how many are new."""
+def _follow(campaign, members, *, now=None):
+    """The members follow the campaign (community.follows.follow, at `now`); returns how many
+    are new."""
     following = set(Follow.objects.filter(campaign=campaign).values_list("member_id", flat=True))
     new = 0
     for member in members:
         if member.pk not in following:
-            follow_services.follow(campaign, by=member)
+            follow_services.follow(campaign, by=member, now=now)
             new += 1
     return new
 

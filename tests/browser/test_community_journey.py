@@ -164,7 +164,7 @@ def garden():
     benches = CampaignFactory(
         live=True, title="Benches for the square", deadline=now + timedelta(hours=30)
     )
-    follows.follow(benches, by=finn)
+    follows.follow(benches, by=finn, now=now - timedelta(days=1))  # before its last 48 hours
     return campaign, supporters, finn, benches
 
 
