@@ -1,19 +1,15 @@
 """The Atom feed of a campaign's updates: only what is public now (a supporters-only update
 appears once its public_from date has passed, never before, dated from then)."""
 
-from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.translation import gettext as _
 
 from community import updates
+from community.notifications import site_url
 
 FEED_ITEMS = 20
-
-
-def _absolute(path):
-    return settings.SITE_URL.rstrip("/") + path
 
 
 class CampaignUpdatesFeed(Feed):
@@ -26,10 +22,10 @@ class CampaignUpdatesFeed(Feed):
         return _("Updates from %(campaign)s") % {"campaign": campaign.title}
 
     def link(self, campaign):
-        return _absolute(reverse("community:updates", args=[campaign.slug]))
+        return site_url(reverse("community:updates", args=[campaign.slug]))
 
     def feed_url(self, campaign):
-        return _absolute(reverse("community:updates_feed", args=[campaign.slug]))
+        return site_url(reverse("community:updates_feed", args=[campaign.slug]))
 
     def subtitle(self, campaign):
         return campaign.summary or campaign.title
@@ -47,10 +43,10 @@ class CampaignUpdatesFeed(Feed):
         return update.body_html  # sanitized when saved (campaigns.rendering)
 
     def item_link(self, update):
-        return _absolute(update.get_absolute_url())
+        return site_url(update.get_absolute_url())
 
     def item_guid(self, update):
-        return _absolute(update.get_absolute_url())
+        return site_url(update.get_absolute_url())
 
     def item_pubdate(self, update):
         # When anyone could first read it: an update that turned public later (its date, an

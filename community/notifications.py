@@ -74,7 +74,8 @@ def set_preferences(member, **choices):
 
 
 def site_url(path):
-    """`path` (from reverse or get_absolute_url) as the full address an email links to."""
+    """`path` (from reverse or get_absolute_url) as the full address on SITE_URL: what emails,
+    feeds and canonical links point at."""
     return settings.SITE_URL.rstrip("/") + path
 
 

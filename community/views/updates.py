@@ -6,7 +6,6 @@ supporters-only update is a 404 to anyone who may not read it, as is anything of
 that is not public.
 """
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -18,12 +17,9 @@ from campaigns.models import Campaign
 from community import updates
 from community.feeds import CampaignUpdatesFeed
 from community.forms import EditUpdateForm, UpdateForm
+from community.notifications import site_url
 from core.errors import DomainError, NotPermitted
 from pledges import referrals
-
-
-def _absolute(url):
-    return settings.SITE_URL.rstrip("/") + url
 
 
 # --- public pages -----------------------------------------------------------------------------
@@ -42,7 +38,7 @@ def update_list(request, slug):
                 page.number, on_each_side=1, on_ends=1
             ),
             "can_post": on_team,
-            "canonical_url": _absolute(
+            "canonical_url": site_url(
                 request.path + (f"?page={page.number}" if page.number > 1 else "")
             ),
         },
@@ -58,7 +54,7 @@ def update_detail(request, slug, number):
             "campaign": update.campaign,
             "update": update,
             "can_edit": on_team,
-            "canonical_url": _absolute(update.get_absolute_url()),
+            "canonical_url": site_url(update.get_absolute_url()),
         },
     )
     # A shared update's ?ref= / ?utm_source= count for its campaign's pledges.
