@@ -170,7 +170,7 @@ def _recent(campaign):
     )
     return [
         {
-            "name": _("Anonymous") if p.anonymous else (p.public_name or p.supporter.display_name),
+            "name": p.display_name,
             "amount_minor": p.amount_minor,
             "currency": p.currency,
             "reward": p.reward.title if p.reward else "",

@@ -57,13 +57,6 @@ def supporters_of(campaign, *, status="", reward=None, fulfilment=""):
     return pledges.select_related("supporter", "reward").order_by("-pledged_at", "-pk")
 
 
-def public_name(*, anonymous, public_name, display_name):
-    """What the organizer may know of a supporter's name: as the campaign page shows it."""
-    if anonymous:
-        return _("Anonymous")
-    return public_name or display_name
-
-
 def csv_safe(value):
     """Text a spreadsheet shows as text: a cell starting like a formula gets a leading '."""
     text = "" if value is None else str(value)
@@ -133,7 +126,11 @@ def csv_rows(campaign, *, chunk_size=CHUNK_SIZE):
     ) in rows:
         yield [
             str(public_id),
-            csv_safe(public_name(anonymous=anonymous, public_name=name, display_name=display_name)),
+            csv_safe(
+                Pledge.shown_name(
+                    anonymous=anonymous, public_name=name, supporter_name=display_name
+                )
+            ),
             csv_safe(email),
             csv_safe(reward or ""),
             _amount(amount_minor, currency),

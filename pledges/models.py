@@ -12,6 +12,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from core.money import CURRENCY_CHOICES
 
@@ -181,9 +182,21 @@ class Pledge(models.Model):
 
     @property
     def display_name(self):
-        if self.anonymous:
-            return "Anonymous"
-        return self.public_name or self.supporter.display_name
+        """The supporter as they chose to be shown (see shown_name)."""
+        return self.shown_name(
+            anonymous=self.anonymous,
+            public_name=self.public_name,
+            supporter_name=self.supporter.display_name,
+        )
+
+    @staticmethod
+    def shown_name(*, anonymous, public_name, supporter_name):
+        """What anyone may know of a pledge's supporter: "Anonymous", else the name given
+        with the pledge, else the member's display name. For rows read as plain values (the
+        supporters CSV); a pledge has display_name."""
+        if anonymous:
+            return gettext("Anonymous")
+        return public_name or supporter_name
 
 
 class PledgeFailure(models.Model):

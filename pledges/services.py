@@ -162,8 +162,10 @@ def start_pledge(
     other terms it raises IdempotencyKeyReused. A key whose attempt failed at the provider
     (cancelled before it was ever active) may start afresh. `referral_code` and
     `referral_source` (pledges.referrals.for_pledge) say where the supporter came from; they
-    are not terms: a replay keeps the first attempt's. Nor is `share_email_with_organizer`
-    (the pledge page changes it).
+    are not terms: a replay keeps the first attempt's. Nor is `share_email_with_organizer`:
+    a replay keeps the first request's choice, as Stripe answers a key's retry with its first
+    request's result (the pledge page changes it afterwards, set_email_consent). The choice is
+    in the "created" audit row's note.
     """
     from payments.gateway import PaymentDeclined, PaymentError, get_gateway
 
@@ -236,7 +238,14 @@ def start_pledge(
                 )
             except IntegrityError:
                 raise _AttemptRaced from None
-            record(pledge, action="created", by=supporter, to_status=pledge.status)
+            record(
+                pledge,
+                action="created",
+                by=supporter,
+                to_status=pledge.status,
+                note="email shared with the organizer: "
+                + ("yes" if pledge.share_email_with_organizer else "no"),
+            )
     except _AttemptRaced:
         # A double submit that raced past the lookup above. This attempt is rolled back whole
         # (the winner, if it pledged to this campaign, is not "replaced" by its own retry) and
@@ -515,6 +524,31 @@ def change_pledge(pledge, *, by, amount_minor, reward, share_email_with_organize
         )
         record(locked, action="changed", by=by, note=note)
         transaction.on_commit(lambda: _refresh_campaign_page(locked), robust=True)
+    return locked
+
+
+def set_email_consent(pledge, *, by, share):
+    """The supporter gives (share=True) or withdraws the consent to show their email address
+    to the campaign's team for delivering a reward.
+
+    Their own pledge only (NotPermitted otherwise), in every status but pending (a pledge not
+    made yet; DomainError): rewards go out after the deadline, when the pledge itself can no
+    longer change, so neither the campaign's state nor the pledge's limits this. Audited
+    ("email_consent:given", "email_consent:withdrawn"); the same choice again changes nothing.
+    Returns the pledge.
+    """
+    if pledge.supporter_id != by.pk:
+        raise NotPermitted(_("This is not your pledge."))
+    share = bool(share)
+    with transaction.atomic():
+        locked = Pledge.objects.select_for_update().get(pk=pledge.pk)
+        if locked.status == Status.PENDING:
+            raise DomainError(_("Add your card first: until then this pledge is not made."))
+        if locked.share_email_with_organizer != share:
+            locked.share_email_with_organizer = share
+            locked.save(update_fields=["share_email_with_organizer", "updated_at"])
+            action = "email_consent:given" if share else "email_consent:withdrawn"
+            record(locked, action=action, by=by)
     return locked
 
 

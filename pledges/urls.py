@@ -13,6 +13,7 @@ urlpatterns = [
     path("pledges/<uuid:public_id>/confirm/", views.confirm, name="confirm"),
     path("pledges/<uuid:public_id>/card/update/", views.update_card, name="update_card"),
     path("pledges/<uuid:public_id>/cancel/", views.cancel, name="cancel"),
+    path("pledges/<uuid:public_id>/email-consent/", views.email_consent, name="email_consent"),
     path("pledges/<uuid:public_id>/pay/", views.authenticate, name="authenticate"),
     path("pledges/<uuid:public_id>/pay/confirm/", views.authenticated, name="authenticated"),
     path("pledges/<uuid:public_id>/fix-card/", views.fix_card, name="fix_card"),

@@ -254,6 +254,27 @@ def cancel(request, public_id):
 
 
 @login_required
+@require_POST
+def email_consent(request, public_id):
+    """Give or withdraw the consent to show the organizer the email address, in any status
+    after pending (rewards are delivered after the deadline): share=1 gives, share=0 withdraws."""
+    pledge = selectors.pledge_of(request.user, public_id)
+    share = request.POST.get("share") == "1"
+    try:
+        services.set_email_consent(pledge, by=request.user, share=share)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            _("The organizer can now see your email address to deliver your reward.")
+            if share
+            else _("Your email address is no longer shown to the organizer."),
+        )
+    return redirect("pledges:detail", pledge.public_id)
+
+
+@login_required
 def mine(request):
     pledges = recovery.with_payment_states(selectors.pledges_of(request.user))
     return render(request, "pledges/mine.html", {"pledges": pledges})

@@ -74,11 +74,6 @@ def supporters(request, pk):
     rows = [
         {
             "pledge": pledge,
-            "name": exports.public_name(
-                anonymous=pledge.anonymous,
-                public_name=pledge.public_name,
-                display_name=pledge.supporter.display_name,
-            ),
             "can_mark": pledge.reward_id is not None
             and pledge.status in fulfilment.FULFILMENT_STATUSES,
         }

@@ -230,6 +230,15 @@ def test_recent_activity_names_supporters_as_the_public_page_does(client, campai
     assert "1 comment" in recent and "1 follower" in recent
 
 
+def test_recent_activity_names_supporters_through_the_pledge_model(monkeypatch, client, campaign):
+    monkeypatch.setattr("pledges.models.gettext", lambda text: f"[{text}]")  # one rule, translated
+    pledge(campaign, amount=1_000, day=0, anonymous=True, public_name="Also hidden")
+    client.force_login(campaign.organizer)
+    body = page(client, campaign)
+    recent = body[body.index('id="db-recent-title"') :]
+    assert "[Anonymous]" in recent and "Also hidden" not in body
+
+
 def test_queries_do_not_grow_with_pledges(client):
     def queries_for(count):
         campaign = CampaignFactory(live=True, launched_at=days_ago(40))

@@ -126,6 +126,22 @@ def test_names_as_the_public_page_shows_them(organizer_client, campaign):
     assert "Anonymous" in body and "Hidden Person" not in body and "Also hidden" not in body
 
 
+def test_the_list_and_the_csv_name_supporters_through_the_pledge_model(
+    monkeypatch, organizer_client, campaign
+):
+    """One rule for "the supporter's public name or Anonymous" (Pledge.display_name and, for
+    rows read as values, Pledge.shown_name), translated: the list and the CSV both use it."""
+    monkeypatch.setattr("pledges.models.gettext", lambda text: f"[{text}]")
+    anonymous = PledgeFactory(campaign=campaign, anonymous=True, public_name="Also hidden")
+    named = PledgeFactory(campaign=campaign, public_name="Chosen Name")
+    assert (anonymous.display_name, named.display_name) == ("[Anonymous]", "Chosen Name")
+
+    _, rows = download(organizer_client, campaign)
+    assert sorted(row["Name"] for row in rows) == ["Chosen Name", "[Anonymous]"]
+    body = listing(organizer_client, campaign)
+    assert "[Anonymous]" in body and "Also hidden" not in body
+
+
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
 def test_formulas_are_neutralised(organizer_client, campaign, start):
     reward = RewardTierFactory(campaign=campaign, title=f"{start}SUM(A1:A9)")
