@@ -7,15 +7,15 @@ against the first implementation (one locked read, save and audit row a row) in 
 It creates a throwaway database on 127.0.0.1:5432 (user postgres, trust auth; dropped after),
 or uses DATABASE_URL when set (its rows are left there), and seeds one funded campaign with a
 reward and the pledges the files name. Three files of N rows each, given to the service by
-the baseline, the new implementation with every commit waiting for its flush, and the new
-one, taking turns over several rounds (in "apply" each run marks N pledges of its own):
+the baseline and the new implementation, taking turns over several rounds (in "apply" each
+run marks N pledges of its own):
 
 - apply:     collected pledges, none marked yet: every row is marked sent (the slow case);
 - unchanged: pledges already marked with the same tracking: nothing to write;
 - refused:   active pledges (payment not collected): every row is a line of the report.
 
 It prints the median seconds, rows/s and SQL statements a row (BEGIN and COMMIT not
-counted, SET LOCAL counted) of each, and the ratios baseline/new. Then it posts a file of
+counted) of each, and the ratios baseline/new. Then it posts a file of
 UPLOAD_MAX_ROWS rows to mark to the real upload page (Django's test client, the organizer
 logged in: form, view, service and the rendered report) and prints its time against
 gunicorn's 30 s worker timeout; exits 1 when that takes more than half of it. Not part of
@@ -200,22 +200,6 @@ def csv_of(pledges, tracking):
     return ("pledge id,tracking\n" + lines).encode()
 
 
-def new_waiting_upload(campaign, **kwargs):
-    """The new implementation with every commit waiting for its flush (synchronous_commit on):
-    its SET LOCAL statements are not sent."""
-    from django.db import connection
-
-    from pledges import fulfilment
-
-    def without_set_local(execute, sql, params, many, context):
-        if sql.startswith("SET LOCAL synchronous_commit"):
-            return None
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(without_set_local):
-        return fulfilment.bulk_mark_from_csv(campaign, **kwargs)
-
-
 def run(rows, rounds):
     from statistics import median
 
@@ -231,7 +215,6 @@ def run(rows, rounds):
     fulfilment.UPLOAD_MAX_ROWS = max(limit, rows)  # to measure past the limit too
     implementations = {
         "baseline": baseline_upload,
-        "new, commits waiting": new_waiting_upload,
         "new": fulfilment.bulk_mark_from_csv,
     }
     campaign, organizer, sets = seed(rows, limit, rounds=rounds, names=list(implementations))
@@ -278,8 +261,6 @@ def run(rows, rounds):
         baseline = median(seconds["baseline"])
         print(
             f"{scenario:>9} {'ratio':>20}: baseline/new {baseline / median(seconds['new']):.1f}"
-            f", baseline/new with commits waiting "
-            f"{baseline / median(seconds['new, commits waiting']):.1f}"
         )
 
     fulfilment.UPLOAD_MAX_ROWS = limit

@@ -223,13 +223,7 @@ def naive_export(client, campaign_pk):
         rows.append(
             [
                 str(pledge.public_id),
-                exports.csv_safe(
-                    exports.public_name(
-                        anonymous=pledge.anonymous,
-                        public_name=pledge.public_name,
-                        display_name=pledge.supporter.display_name,
-                    )
-                ),
+                exports.csv_safe(pledge.display_name),
                 exports.csv_safe(pledge.shared_email),
                 exports.csv_safe(pledge.reward.title if pledge.reward else ""),
                 exports._amount(pledge.amount_minor, pledge.currency),

@@ -2,6 +2,7 @@
 reference, and the fulfilment CSV upload."""
 
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from pledges import exports, fulfilment
@@ -57,8 +58,12 @@ class MarkSentForm(forms.Form):
 class FulfilmentUploadForm(forms.Form):
     file = forms.FileField(
         label=_("CSV file"),
-        help_text=_(
-            "UTF-8, comma-separated, at most 2 MB and 20,000 rows. First line: pledge id,tracking"
+        help_text=format_lazy(
+            _(
+                "UTF-8, comma-separated, at most 2 MB and {rows} rows. "
+                "First line: pledge id,tracking"
+            ),
+            rows=f"{fulfilment.UPLOAD_MAX_ROWS:,}",
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )

@@ -85,7 +85,7 @@ def email_consent_field():
         ),
         help_text=gettext_lazy(
             "Only this campaign's organizers see it, on their list of supporters. You can "
-            "change this while the campaign is live."
+            "change this on your pledge's page at any time, also after the campaign ends."
         ),
     )
 

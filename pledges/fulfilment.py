@@ -10,14 +10,15 @@ The upload runs in the request, so it is bounded to finish well inside gunicorn'
 worker timeout (a killed request would leave rows applied and no report). Measured with
 bench/fulfilment_upload.py (local PostgreSQL 15, 2 vCPUs shared with it, medians of 3):
 
-    5,000 rows to mark   first version 6.1 s (825 rows/s: 20,000 rows ≈ 24 s), now 4.8 s
-                         (1,043 rows/s); through the upload page 4.8 s, 16 % of the timeout
+    5,000 rows to mark   first version 6.1 s (816 rows/s: 20,000 rows ≈ 25 s), now 5.2 s
+                         (968 rows/s); through the upload page 5.3 s, 18 % of the timeout
     5,000 rows already so, or refused
-                         first version 3.1 s and 2.7 s, now 0.07 s and 0.10 s
+                         first version 3.0 s and 2.5 s, now 0.07 s and 0.09 s
 
 The file's pledges are read in one query; a row refused or already so by that read costs no
-statement, a row to mark three (SET LOCAL, UPDATE, INSERT) where the first version had a
-locked read, an UPDATE and an INSERT for every row.
+statement, a row to mark two (a conditional UPDATE, the audit INSERT) where the first version
+had a locked read, an UPDATE and an INSERT for every row. Every row's commit waits for the
+disk as usual: a mark and its audit row survive a crash once the report says so.
 """
 
 import csv
@@ -327,16 +328,7 @@ def _mark_row(pledge, tracking, *, by, now):
     since then is not overwritten; when it matches no row, the locked row decides as
     mark_reward_sent does (refusal, already so, or marked after all).
     """
-    own_transaction = not connection.in_atomic_block
     with transaction.atomic():
-        if own_transaction and connection.vendor == "postgresql":
-            # This row's commit does not wait for the write-ahead log to reach the disk: that
-            # wait, once a row, is an eighth of an upload's time here and more on slower disks.
-            # A database crash before the log is written (within a fraction of a second) loses
-            # a row's mark and its audit row together, never one without the other; the
-            # upload's own audit row is committed waiting, which writes every row before it.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
         marked = (
             Pledge.objects.filter(
                 pk=pledge.pk, status__in=FULFILMENT_STATUSES, reward__isnull=False

@@ -342,38 +342,6 @@ def test_a_file_at_the_row_limit_is_read(campaign):
     assert report.problems[-1].line == 5_001
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_on_postgresql_each_row_commits_without_waiting_and_the_upload_waits(
-    monkeypatch, campaign, reward
-):
-    """A row's commit does not wait for the log's flush (SET LOCAL: that transaction only);
-    the upload's audit row, committed last, waits, which flushes every row before it."""
-
-    def synchronous_commit():
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW synchronous_commit")
-            return cursor.fetchone()[0]
-
-    seen = []
-    real_record = fulfilment.record
-
-    def record(target, **kwargs):  # inside the transaction of what it records
-        seen.append((kwargs["action"], connection.in_atomic_block, synchronous_commit()))
-        return real_record(target, **kwargs)
-
-    monkeypatch.setattr(fulfilment, "record", record)
-    before = synchronous_commit()
-    assert before == "on"
-    upload(campaign, [collected(campaign, reward), collected(campaign, reward)])
-    assert seen == [
-        ("reward:sent", True, "off"),
-        ("reward:sent", True, "off"),
-        ("rewards:uploaded", False, "on"),
-    ]
-    assert synchronous_commit() == before
-
-
 def test_a_byte_order_mark_and_a_quoted_multi_line_cell_are_fine(campaign, reward):
     first, second = collected(campaign, reward), collected(campaign, reward)
     text = f'\ufeffpledge id,tracking\n{first.public_id},"two\nlines"\n{second.public_id},\n'
