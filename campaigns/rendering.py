@@ -70,10 +70,16 @@ def render_story(source: str) -> str:
         extensions=["extra", "sane_lists", _NoImagesExtension()],
         output_format="html",
     )
+    return sanitize(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES)
+
+
+def sanitize(html: str, *, tags, attributes) -> str:
+    """Only `tags` and `attributes` of `html` (no script, handlers or styles), links to
+    http(s)/mailto only and marked as user content; also for comments (community.comments)."""
     html = nh3.clean(
         html,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
+        tags=tags,
+        attributes=attributes,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow ugc",
     )

@@ -37,6 +37,7 @@ from django.utils.translation import gettext as _
 
 from campaigns import page_cache
 from campaigns.models import Campaign
+from campaigns.rendering import sanitize
 from community import audience
 from community.models import Comment
 from community.notifications import Kind, notify, site_url
@@ -55,7 +56,6 @@ ALLOWED_TAGS = {"p", "br", "strong", "em", "a", "code", "blockquote", "ul", "ol"
 ALLOWED_ATTRIBUTES = {"a": {"href"}}
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _TRAILING_PUNCTUATION = ".,:;!?)]}'\""
-_EMPTY_PARAGRAPH = re.compile(r"<p>\s*</p>\n?")
 
 
 class _BareLinks(markdown.treeprocessors.Treeprocessor):
@@ -144,14 +144,7 @@ def render_comment(source):
         extensions=["sane_lists", "nl2br", _CommentSubset()],
         output_format="html",
     )
-    html = nh3.clean(
-        html,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto"},
-        link_rel="noopener noreferrer nofollow ugc",
-    )
-    return _EMPTY_PARAGRAPH.sub("", html).strip()
+    return sanitize(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES).strip()
 
 
 def _has_visible_text(html):
