@@ -173,13 +173,6 @@ def why_not_refundable(pledge):
     return gettext("Only a collected pledge can be refunded.")
 
 
-def public_name(pledge):
-    """What the organizer may know of a supporter: the name shown publicly (never the email)."""
-    if pledge.anonymous:
-        return gettext("Anonymous")
-    return pledge.public_name or pledge.supporter.display_name
-
-
 # --- the organizer's pages --------------------------------------------------------------------
 def _owner_campaign(request, pk):
     """(campaign, None) for its organizer; (campaign, the 403 page) for a co-organizer; a 404
@@ -210,7 +203,7 @@ def refunds_list(request, pk):
         return refused
     page = Paginator(_refundable_pledges(campaign), PER_PAGE).get_page(request.GET.get("page"))
     rows = [
-        {"pledge": pledge, "name": public_name(pledge), "can_refund": is_refundable(pledge)}
+        {"pledge": pledge, "name": pledge.display_name, "can_refund": is_refundable(pledge)}
         for pledge in page
     ]
     return render(
@@ -231,7 +224,7 @@ def refund(request, pk, pledge_public_id):
         public_id=pledge_public_id,
         status__in=Pledge.TAKEN_STATUSES,
     )
-    name = public_name(pledge)
+    name = pledge.display_name
     form = RefundForm(
         request.POST if request.method == "POST" else None,
         pledge=pledge,

@@ -20,6 +20,7 @@ from ledger.accounts import campaign_reference
 from ledger.models import Account, Entry, Transaction
 from payouts.models import Payout, PayoutConcern
 from payouts.selectors import payouts_for
+from pledges.models import Pledge
 
 # Past the deadline: the campaigns whose money is public (a live one has none to show yet).
 MONEY_PAGE_STATUSES = tuple(
@@ -210,9 +211,11 @@ def supporter_name(transaction):
     does): their public name, else their display name, or "Anonymous"; "" for other rows."""
     if transaction.kind != Transaction.Kind.CONTRIBUTION or transaction.pledge_anonymous is None:
         return ""
-    if transaction.pledge_anonymous:
-        return gettext("Anonymous")
-    return transaction.pledge_public_name or transaction.supporter_display_name or ""
+    return Pledge.shown_name(
+        anonymous=transaction.pledge_anonymous,
+        public_name=transaction.pledge_public_name,
+        supporter_name=transaction.supporter_display_name or "",
+    )
 
 
 def _payout_of(key):

@@ -472,13 +472,6 @@ def accept_invitation(request, token):
 
 
 # --- after the deadline: payment recovery --------------------------------------------------------
-def _public_name(pledge):
-    """What the organizer may know of a supporter: the name shown publicly (never the email)."""
-    if pledge.anonymous:
-        return _("Anonymous")
-    return pledge.public_name or pledge.supporter.display_name
-
-
 def _latest_attempt(pledge):
     return pledge.attempts_newest_first[0] if pledge.attempts_newest_first else None
 
@@ -503,7 +496,7 @@ def _pending_row(pledge, now):
         words = _("Being collected now")
     return {
         "pledge": pledge,
-        "name": _public_name(pledge),
+        "name": pledge.display_name,
         "state": state,
         "in_words": words,
         "can_remind": pledge.status in (Pledge.Status.ACTION_REQUIRED, Pledge.Status.RETRYING),
@@ -518,7 +511,7 @@ def _dropped_row(pledge):
         reason = _("The supporter did not confirm the payment with their bank in time.")
     else:
         reason = reason_in_words(code) or reason_in_words("card_declined")
-    return {"pledge": pledge, "name": _public_name(pledge), "reason": reason}
+    return {"pledge": pledge, "name": pledge.display_name, "reason": reason}
 
 
 @login_required
@@ -559,6 +552,6 @@ def send_reminder(request, pk, pledge_id):
         if pledge.anonymous:
             sent = _("We sent the anonymous supporter a reminder.")
         else:
-            sent = _("We sent %(name)s a reminder.") % {"name": _public_name(pledge)}
+            sent = _("We sent %(name)s a reminder.") % {"name": pledge.display_name}
         messages.success(request, sent)
     return redirect("campaigns:payments", pk=campaign.pk)
