@@ -9,6 +9,8 @@ from community.notifications import Kind
 
 
 class NotificationSettingsForm(forms.ModelForm):
+    label_suffix = ""  # checkboxes: "Updates", not "Updates:"
+
     class Meta:
         model = NotificationSettings
         fields = [kind.value for kind in Kind]
