@@ -9,11 +9,13 @@ from community.notifications import Kind
 
 
 class NotificationSettingsForm(forms.ModelForm):
-    label_suffix = ""  # checkboxes: "Updates", not "Updates:"
-
     class Meta:
         model = NotificationSettings
         fields = [kind.value for kind in Kind]
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")  # checkboxes: "Updates", not "Updates:"
+        super().__init__(*args, **kwargs)
 
     def choices(self):
         """The cleaned choices as set_preferences takes them (kind name → bool)."""
