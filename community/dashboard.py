@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.shortcuts import get_object_or_404
@@ -28,6 +29,7 @@ from core.money import exponent, format_money, round_minor
 from ledger.accounts import campaign_reference
 from ledger.models import Account, Entry, Transaction
 from pledges.models import Pledge
+from pledges.referrals import member_id_for
 
 Status = Pledge.Status
 DASHBOARD_STATUSES = (Campaign.Status.APPROVED, *Campaign.PUBLIC_STATUSES)
@@ -156,8 +158,18 @@ def _referrers(campaign):
         .annotate(count=Count("id"), amount=Sum("amount_minor"))
         .order_by("-amount", "-count", "referral_source", "referral_code")[: TOP_REFERRERS + 1]
     )
+    sharers = {row["referral_code"]: member_id_for(row["referral_code"]) for row in rows}
+    names = dict(
+        get_user_model()
+        .objects.filter(pk__in={pk for pk in sharers.values() if pk})
+        .values_list("pk", "display_name")
+        if any(sharers.values())
+        else ()
+    )
     for row in rows:
         row["direct"] = not (row["referral_source"] or row["referral_code"])
+        # The member whose share link it was, by their public display name (one query).
+        row["shared_by"] = names.get(sharers[row["referral_code"]], "")
     return rows
 
 

@@ -201,6 +201,24 @@ def test_referrers_are_grouped_with_direct_for_none(client, campaign):
     assert '<th scope="row" colspan="2">direct</th>' in body
 
 
+def test_a_member_s_share_code_shows_who_shared_by_their_public_name(client, campaign):
+    from pledges.referrals import code_for
+
+    sharer = MemberFactory(display_name="Marie Sharer", email="marie@example.org")
+    pledge(
+        campaign, amount=1_000, day=0, referral_source="whatsapp", referral_code=code_for(sharer)
+    )
+    pledge(campaign, amount=500, day=0, referral_source="x", referral_code="m1-forged")
+
+    board = dashboard.dashboard(campaign)
+
+    assert [r["shared_by"] for r in board.referrers] == ["Marie Sharer", ""]
+    client.force_login(campaign.organizer)
+    body = page(client, campaign)
+    assert "<td>Marie Sharer</td>" in body and "<td>m1-forged</td>" in body
+    assert "marie@example.org" not in body
+
+
 def test_reward_take_up_against_limits(client, campaign):
     limited = RewardTierFactory(campaign=campaign, title="Tote bag", quantity_limit=10)
     RewardTierFactory(campaign=campaign, title="Thank-you card")
