@@ -31,7 +31,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django_object_actions import DjangoObjectActions, action
 
-from community import comments, reports
+from community import comments, reports, updates
 from community.models import Comment, Follow, Report, Update
 from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
@@ -734,10 +734,32 @@ class CommentAdmin(_ModeratorsSee, CommentButtons, ReadOnlyAdmin):
 
 
 # --- updates and follows, to look at ------------------------------------------------------------
+class FanOutFilter(admin.SimpleListFilter):
+    title = _("emails")
+    parameter_name = "fan_out"
+
+    def lookups(self, request, model_admin):
+        return [("stuck", _("Not sent: the sweep gave up"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "stuck":
+            return queryset.filter(pk__in=updates.stuck_fan_outs().values("pk"))
+        return queryset
+
+
 @admin.register(Update)
 class UpdateAdmin(_ModeratorsSee, ReadOnlyAdmin):
-    list_display = ["published_at", "title", "campaign", "number", "audience", "author"]
-    list_filter = ["audience"]
+    list_display = [
+        "published_at",
+        "title",
+        "campaign",
+        "number",
+        "audience",
+        "author",
+        "emails_state",
+    ]
+    list_filter = [FanOutFilter, "audience"]
+    actions = ["email_again"]
     search_fields = ["title", "campaign__title", "author__email"]
     list_select_related = ["campaign", "author"]
     date_hierarchy = "published_at"
@@ -755,9 +777,55 @@ class UpdateAdmin(_ModeratorsSee, ReadOnlyAdmin):
         "emailed_at",
         "public_emailed_at",
         "fan_out_claimed_at",
+        "fan_out_failures",
+        "fan_out_error",
         "body",
     ]
     readonly_fields = fields
+
+    def changelist_view(self, request, extra_context=None):
+        # An update its supporters never got is what an admin must not miss.
+        if request.method == "GET" and request.GET.get("fan_out") != "stuck":
+            stuck = updates.stuck_fan_outs().count()
+            if stuck:
+                text = ngettext(
+                    "%(count)d update was not emailed: sending it failed again and again.",
+                    "%(count)d updates were not emailed: sending them failed again and again.",
+                    stuck,
+                ) % {"count": stuck}
+                messages.warning(
+                    request,
+                    format_html('{} <a href="?fan_out=stuck">{}</a>', text, gettext("Show them")),
+                )
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description=_("emails"))
+    def emails_state(self, update):
+        if update.fan_out_failures >= updates.FAN_OUT_MAX_FAILURES:
+            return format_html(
+                '<strong style="color: var(--error-fg)" title="{}">{}</strong>',
+                Truncator(update.fan_out_error).chars(300),
+                gettext("Not sent"),
+            )
+        if update.emailed_at is None:
+            return gettext("Being sent")
+        return gettext("Sent")
+
+    @admin.action(
+        description=_("Email it again (updates the sweep gave up on)"), permissions=["moderate"]
+    )
+    def email_again(self, request, queryset):
+        count = sum(updates.retry_fan_out(update, by=request.user) for update in queryset)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d update queued to be emailed again.",
+                "%(count)d updates queued to be emailed again.",
+                count,
+            )
+            % {"count": count},
+            level=messages.SUCCESS if count else messages.WARNING,
+        )
 
 
 @admin.register(Follow)

@@ -66,6 +66,10 @@ class Update(models.Model):
     emailed_at = models.DateTimeField(null=True, blank=True, editable=False)
     public_emailed_at = models.DateTimeField(null=True, blank=True, editable=False)
     fan_out_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Failed fan-out runs in a row and the last one's error: past FAN_OUT_MAX_FAILURES the
+    # sweep stops trying, and the admin's update list shows it (with "Email it again").
+    fan_out_failures = models.PositiveSmallIntegerField(default=0, editable=False)
+    fan_out_error = models.TextField(blank=True, editable=False)
 
     class Meta:
         ordering = ["-published_at", "-id"]

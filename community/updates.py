@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Case, Count, Exists, Max, OuterRef, Q, When, Window
+from django.db.models import Case, Count, Exists, F, Max, OuterRef, Q, When, Window
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -62,6 +62,9 @@ FAN_OUT_LOST_AFTER = timedelta(minutes=5)
 # A fan-out run holds its update this long from its last sign of life (it renews the claim
 # every FAN_OUT_CHUNK members); a run that died leaves the update to the sweep after that.
 FAN_OUT_LEASE = timedelta(minutes=15)
+# Failed runs (each task tries 9 times) after which the sweep gives up on an update's fan-out,
+# until an admin asks for it again (retry_fan_out): about two sweeps' worth of tasks.
+FAN_OUT_MAX_FAILURES = 18
 LIST_PER_PAGE = 10
 CAMPAIGN_PAGE_LATEST = 3
 
@@ -263,11 +266,15 @@ def _after_commit(update, *, email, forget_files=()):
         # robust: a file storage that fails must not fail the edit (it is saved); logged.
         transaction.on_commit(lambda: _delete_files(names), robust=True)
     if email:
-        from community.tasks import fan_out_update
+        _dispatch_fan_out(update.pk)
 
-        # robust: a broker that is down must not fail the post; the sweep fans out what
-        # was not emailed (fan_out_lost, fan_out_turned_public).
-        transaction.on_commit(lambda: fan_out_update.delay(update.pk), robust=True)
+
+def _dispatch_fan_out(update_id):
+    from community.tasks import fan_out_update
+
+    # robust: a broker that is down must not fail the caller; the sweep fans out what was
+    # not emailed (fan_out_lost, fan_out_turned_public).
+    transaction.on_commit(lambda: fan_out_update.delay(update_id), robust=True)
 
 
 def _delete_files(names):
@@ -447,7 +454,14 @@ class _Claim:
         self.at = now
 
     def finish(self, **marks):
-        self._mine().update(fan_out_claimed_at=None, **marks)
+        self._mine().update(fan_out_claimed_at=None, fan_out_failures=0, fan_out_error="", **marks)
+
+    def failed(self, error):
+        """Count a failed run (the claim stays, for its retry) and keep its error."""
+        self._mine().update(
+            fan_out_failures=F("fan_out_failures") + 1,
+            fan_out_error=f"{type(error).__name__}: {error}"[:4000],
+        )
 
     def release(self):
         self._mine().update(fan_out_claimed_at=None)
@@ -508,6 +522,12 @@ def fan_out(update_id, *, claim=None):
         claim = datetime.fromisoformat(claim)
     held = _Claim.take(update_id, now=now, claim=claim)
     if held is None:
+        if claim is not None:
+            # Queued with a claim but nothing is due any more (an edit moved its date, say):
+            # free it, so the edit's own run or the next sweep does not wait out the lease.
+            Update.objects.filter(pk=update_id, fan_out_claimed_at=claim).update(
+                fan_out_claimed_at=None
+            )
         return 0
     try:
         update = Update.objects.select_related("campaign").filter(pk=update_id).first()
@@ -527,6 +547,7 @@ def fan_out(update_id, *, claim=None):
     except _ClaimLost:
         return 0
     except Exception as error:
+        held.failed(error)
         raise FanOutInterrupted(held.token()) from error
     return queued
 
@@ -538,7 +559,7 @@ def _queue_fan_outs(due, *, now, limit):
     from community.tasks import fan_out_update
 
     candidates = list(
-        due.filter(_unclaimed(now))
+        due.filter(_unclaimed(now), fan_out_failures__lt=FAN_OUT_MAX_FAILURES)
         .order_by("created_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
@@ -557,6 +578,26 @@ def _queue_fan_outs(due, *, now, limit):
             continue
         queued += 1
     return queued
+
+
+def stuck_fan_outs():
+    """Updates whose fan-out the sweep gave up on (FAN_OUT_MAX_FAILURES runs failed)."""
+    return Update.objects.filter(fan_out_failures__gte=FAN_OUT_MAX_FAILURES)
+
+
+def retry_fan_out(update, *, by):
+    """An admin's "Email it again" for a fan-out the sweep gave up on: its failures are
+    forgotten and a task is queued after commit (members who have it are not emailed again:
+    each email is keyed per member). Audited; returns whether there was anything to retry."""
+    with transaction.atomic():
+        retried = Update.objects.filter(
+            pk=update.pk, fan_out_failures__gte=FAN_OUT_MAX_FAILURES
+        ).update(fan_out_failures=0, fan_out_claimed_at=None)
+        if not retried:
+            return False
+        record(update, action="update:fan_out_retried", by=by, note=update.fan_out_error[:500])
+        _dispatch_fan_out(update.pk)
+    return True
 
 
 def fan_out_turned_public(*, limit=TURNED_PUBLIC_PER_SWEEP):

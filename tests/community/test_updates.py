@@ -1060,3 +1060,59 @@ def test_the_updates_section_costs_at_most_two_queries(
         )
     assert ("All 100 updates" in html) is (who != "anonymous")
     assert ("All 50 updates" in html) is (who == "anonymous")
+
+
+# --- a fan-out that fails again and again -----------------------------------------------------
+def test_a_fan_out_that_keeps_failing_is_given_up_shown_to_admins_and_sent_again_on_request(
+    campaign, organizer, supporter, monkeypatch, queued_fan_outs, admin_client, celery_eager
+):
+    update = post(campaign, organizer)
+    age(update, hours=1)
+    failing_email_audience(monkeypatch, fails=lambda update: True)
+    expired = timezone.now() - updates.FAN_OUT_LEASE - timedelta(minutes=1)
+    for _run in range(updates.FAN_OUT_MAX_FAILURES):
+        with pytest.raises(updates.FanOutInterrupted):
+            updates.fan_out(update.pk)
+        Update.objects.filter(pk=update.pk).update(fan_out_claimed_at=expired)  # lease ended
+
+    update.refresh_from_db()
+    assert update.fan_out_failures == updates.FAN_OUT_MAX_FAILURES
+    assert update.fan_out_error == "RuntimeError: the template broke"
+    # The sweep stops: no task queued for it any more, however long it waits.
+    assert updates.fan_out_lost() == 0 and queued_fan_outs == []
+    changelist = reverse("admin:community_update_changelist")
+    listed = admin_client.get(changelist).content.decode()
+    assert "1 update was not emailed" in listed and "Not sent" in listed
+
+    monkeypatch.undo()  # fixed; an admin asks for it again
+    response = admin_client.post(
+        changelist, {"action": "email_again", "_selected_action": [update.pk]}, follow=True
+    )
+
+    assert "1 update queued to be emailed again." in response.content.decode()
+    assert AuditEvent.objects.filter(
+        action="update:fan_out_retried", target_id=str(update.pk)
+    ).exists()
+    update.refresh_from_db()
+    assert update.fan_out_failures == 0
+    assert updates.fan_out(update.pk) == 1  # what the queued task runs
+    update.refresh_from_db()
+    assert update.emailed_at is not None and update.fan_out_error == ""
+    assert OutboundEmail.objects.get().to == supporter.email
+
+
+def test_a_queued_run_that_finds_nothing_due_frees_the_sweep_s_claim(
+    campaign, organizer, supporter, follower, queued_fan_outs
+):
+    update = post(campaign, organizer, audience=SUPPORTERS)
+    updates.fan_out(update.pk)  # the supporters have it
+    Update.objects.filter(pk=update.pk).update(public_from=timezone.now() - timedelta(minutes=1))
+    assert updates.fan_out_turned_public() == 1
+    ((_args, kwargs),) = queued_fan_outs
+    # Before the task runs, the organizer moves the date into the future again.
+    Update.objects.filter(pk=update.pk).update(public_from=timezone.now() + timedelta(days=2))
+
+    assert updates.fan_out(update.pk, **kwargs) == 0
+
+    update.refresh_from_db()
+    assert update.fan_out_claimed_at is None
