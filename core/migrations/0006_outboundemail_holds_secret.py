@@ -2,17 +2,36 @@
 
 from django.db import migrations, models
 
+# core.emails.SECRET_REMOVED at the time of this migration.
+SECRET_REMOVED = "(Removed once sent: this email held a one-time link.)"
+
+
+def mark_account_emails(apps, schema_editor):
+    """Account emails stored before this field hold one-time links too (password reset,
+    confirmation): mark them, and blank the bodies of those already sent."""
+    OutboundEmail = apps.get_model("core", "OutboundEmail")
+    account = OutboundEmail.objects.filter(template__startswith="account/")
+    account.update(holds_secret=True)
+    account.filter(status="sent").update(body_text=SECRET_REMOVED, body_html="")
+
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0005_outboundemail_headers'),
+        ("core", "0005_outboundemail_headers"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='outboundemail',
-            name='holds_secret',
-            field=models.BooleanField(default=False, help_text='A sign-in, confirmation or password-reset link: the body is never shown in the admin, and is removed once the email is sent.', verbose_name='holds a one-time link'),
+            model_name="outboundemail",
+            name="holds_secret",
+            field=models.BooleanField(
+                default=False,
+                help_text=(
+                    "A sign-in, confirmation or password-reset link: the body is never shown "
+                    "in the admin, and is removed once the email is sent."
+                ),
+                verbose_name="holds a one-time link",
+            ),
         ),
+        migrations.RunPython(mark_account_emails, migrations.RunPython.noop),
     ]

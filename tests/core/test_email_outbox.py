@@ -608,3 +608,41 @@ def test_send_again_needs_its_permission(client):
 
     assert response.status_code == 200
     assert 'value="send_again"' not in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_marks_account_emails_stored_before_it_and_blanks_the_sent_ones():
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = (
+        [("core", "0005_outboundemail_headers")],
+        [("core", "0006_outboundemail_holds_secret")],
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    Old = executor.loader.project_state(before).apps.get_model("core", "OutboundEmail")
+    link = "https://groundswell.example/accounts/password/reset/key/abc/"
+    common = {"to": "m@example.org", "subject": "s", "body_html": f"<a href='{link}'>"}
+    Old.objects.create(
+        key="a1",
+        template="account/password_reset_key",
+        status="sent",
+        sent_at=timezone.now(),
+        body_text=link,
+        **common,
+    )
+    Old.objects.create(key="a2", template="account/email_confirmation", body_text=link, **common)
+    Old.objects.create(key="p1", template="pledge_confirmed", body_text="thanks", **common)
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+
+    rows = {e.key: e for e in OutboundEmail.objects.all()}
+    assert (rows["a1"].holds_secret, rows["a1"].body_text, rows["a1"].body_html) == (
+        True,
+        emails.SECRET_REMOVED,
+        "",
+    )
+    assert rows["a2"].holds_secret and rows["a2"].body_text == link  # queued: still to send
+    assert not rows["p1"].holds_secret and rows["p1"].body_text == "thanks"
