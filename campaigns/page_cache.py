@@ -12,6 +12,9 @@ embeddable card, community.views.sharing); `forget` drops them all. An entry is 
 only, never a header: what a view adds to the response afterwards (the referral cookie of a
 shared link's visit) is not cached.
 
+A visitor whose only cookie is the referral touch of a shared link (NEUTRAL_COOKIES) is
+served from the cache too: nothing on these pages reads it.
+
 A shared link's tracking parameters (TRACKING_PARAMETERS: ?ref=, ?utm_source= ...) change
 nothing on the page, so a request with only those is served from the cache too; any other
 parameter (e.g. ?comments_page=) is rendered afresh.
@@ -21,6 +24,8 @@ import time
 
 from django.core.cache import cache
 from django.utils import timezone
+
+from pledges import referrals
 
 PAGE_CACHE_SECONDS = 10
 VARIANTS = ("page", "widget")
@@ -44,11 +49,18 @@ def _key(slug, variant):
     return f"campaign-{variant}:v2:{slug}"
 
 
+# Cookies that change nothing on these pages: the referral touch (pledges.referrals) is read
+# only when a pledge is made, so a visitor who came through a share link before still gets
+# the cached page.
+NEUTRAL_COOKIES = frozenset({referrals.COOKIE_NAME})
+
+
 def is_cacheable_request(request):
-    """A GET without cookies whose query string has tracking parameters at most."""
+    """A GET without cookies (but the neutral ones) whose query string has tracking
+    parameters at most."""
     return (
         request.method == "GET"
-        and not request.COOKIES
+        and NEUTRAL_COOKIES.issuperset(request.COOKIES.keys())
         and TRACKING_PARAMETERS.issuperset(request.GET.keys())
     )
 

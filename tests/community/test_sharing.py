@@ -11,8 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
+from django.db import connection
 from django.http import HttpResponse
 from django.template import Context, Template
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from campaigns import page_cache
@@ -212,6 +214,25 @@ def test_share_link_visits_are_served_from_the_page_cache(
     client.force_login(MemberFactory())
     made = pledge(client, campaign)
     assert (made.referral_code, made.referral_source) == (code, "facebook")
+
+
+def test_a_visitor_with_only_the_referral_cookie_still_gets_the_cached_page(
+    fake_gateway, client, campaign, django_assert_num_queries
+):
+    code = referrals.code_for(MemberFactory())
+    client.get(campaign.get_absolute_url(), {"ref": code, "utm_source": "x"})
+    assert set(client.cookies) == {referrals.COOKIE_NAME}
+    client.get(campaign.get_absolute_url())  # cached by this visit, if not already
+
+    with django_assert_num_queries(0):
+        later = client.get(campaign.get_absolute_url())  # the same visitor, days later
+
+    assert later.status_code == 200 and code not in later.content.decode()
+    # Any other cookie (a session, a CSRF token) still gets a fresh page.
+    client.cookies["csrftoken"] = "x" * 32
+    with CaptureQueriesContext(connection) as queries:
+        client.get(campaign.get_absolute_url())
+    assert len(queries) > 0
 
 
 def test_other_parameters_still_bypass_the_page_cache(rf, client, campaign):
