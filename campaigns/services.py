@@ -10,7 +10,6 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -28,7 +27,7 @@ from campaigns.models import (
 from campaigns.rendering import render_story
 from core.emails import queue_email
 from core.errors import DomainError, NotPermitted
-from core.models import AuditEvent, record
+from core.models import record
 from core.money import exponent, format_money, validate_goal
 from core.transitions import transition
 
@@ -536,13 +535,8 @@ def _email_organizer(campaign, name, note=""):
     """Queue email `name` to the organizer about the status change `transition` just made to
     `campaign` (inside its transaction). Keyed by the change's audit row: a campaign may be
     sent back for changes more than once, and each time is its own email."""
-    event = AuditEvent.objects.filter(
-        target_type=ContentType.objects.get_for_model(Campaign),
-        target_id=str(campaign.pk),
-        action=f"status:{campaign.status}",
-    ).latest("pk")
     queue_email(
-        f"campaign:{campaign.pk}:{name}:event:{event.pk}",
+        f"campaign:{campaign.pk}:{name}:event:{campaign.audit_event.pk}",
         campaign.organizer.email,
         name,
         {"campaign": campaign, "note": note},

@@ -4,7 +4,8 @@
 already in the target state (so retries are harmless), refuses moves the model's TRANSITIONS
 table does not allow, saves, writes an AuditEvent in the same transaction, and runs side
 effects after commit. The returned instance's `moved` says whether this call moved it, so a
-sweep that runs twice schedules nothing twice.
+sweep that runs twice schedules nothing twice, and its `audit_event` is the row it wrote (None
+when it did not move).
 
 `transition_many` is its batch form for thousands of rows (releasing or charging a whole
 campaign): chunks of rows locked with SKIP LOCKED, only rows in an allowed from-state, one
@@ -36,8 +37,8 @@ def transition(instance, to, *, by=None, note="", updates=None, guard=None, afte
         locked = model.objects.select_for_update().get(pk=instance.pk)
         current = locked.status
         if current == to:
-            locked.moved = False
-            instance.moved = False
+            locked.moved = instance.moved = False
+            locked.audit_event = instance.audit_event = None
             return locked
         if to not in model.TRANSITIONS.get(current, ()):
             raise TransitionError(
@@ -51,16 +52,18 @@ def transition(instance, to, *, by=None, note="", updates=None, guard=None, afte
         for name, value in values.items():
             setattr(locked, name, value)
         locked.save(update_fields=["status", *values, *_auto_now_fields(model)])
-        record(locked, action=f"status:{to}", by=by, from_status=current, to_status=to, note=note)
+        event = record(
+            locked, action=f"status:{to}", by=by, from_status=current, to_status=to, note=note
+        )
         for callback in after_commit:
             # robust: a failing email must not turn a committed change into an error page, nor
             # stop the callbacks after it; the failure is logged. Work that must not be lost
             # is never only a callback: a sweep finds rows whose follow-up did not happen.
             transaction.on_commit(lambda callback=callback: callback(locked), robust=True)
-    locked.moved = True
+    locked.moved = instance.moved = True
+    locked.audit_event = instance.audit_event = event
     # Keep the caller's object in step with the database.
     instance.__dict__.update({f: getattr(locked, f) for f in ["status", *values]})
-    instance.moved = True
     return locked
 
 
