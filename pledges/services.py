@@ -243,8 +243,7 @@ def start_pledge(
                 action="created",
                 by=supporter,
                 to_status=pledge.status,
-                note="email shared with the organizer: "
-                + ("yes" if pledge.share_email_with_organizer else "no"),
+                note=_consent_note(pledge.share_email_with_organizer),
             )
     except _AttemptRaced:
         # A double submit that raced past the lookup above. This attempt is rolled back whole
@@ -514,9 +513,7 @@ def change_pledge(pledge, *, by, amount_minor, reward, share_email_with_organize
             bool(share_email_with_organizer) != locked.share_email_with_organizer
         ):
             locked.share_email_with_organizer = bool(share_email_with_organizer)
-            note += "; email shared with the organizer: " + (
-                "yes" if locked.share_email_with_organizer else "no"
-            )
+            note += "; " + _consent_note(locked.share_email_with_organizer)
         locked.amount_minor = amount_minor
         locked.reward = reward
         locked.save(
@@ -525,6 +522,11 @@ def change_pledge(pledge, *, by, amount_minor, reward, share_email_with_organize
         record(locked, action="changed", by=by, note=note)
         transaction.on_commit(lambda: _refresh_campaign_page(locked), robust=True)
     return locked
+
+
+def _consent_note(shared):
+    """The email consent as audit notes word it."""
+    return "email shared with the organizer: " + ("yes" if shared else "no")
 
 
 def set_email_consent(pledge, *, by, share):
