@@ -205,8 +205,10 @@ def dashboard(campaign, *, today=None):
     board = Dashboard(campaign=campaign, currency=currency)
     period = pledge_period(campaign, today)
     rows = _pledged_by_day(campaign)
-    board.supporters = sum(row["count"] for row in rows)
-    board.pledged_minor = sum(row["amount"] or 0 for row in rows)
+    # What the pledges say today (the record frozen at the deadline may replace it below).
+    pledges_count = sum(row["count"] for row in rows)
+    pledges_minor = sum(row["amount"] or 0 for row in rows)
+    board.supporters, board.pledged_minor = pledges_count, pledges_minor
     if period is not None:
         board.pledged_days = _spread(rows, period)
         board.daily = board.pledged_days[-DAILY_DAYS:]
@@ -239,13 +241,9 @@ def dashboard(campaign, *, today=None):
     referrers = _referrers(campaign)
     board.referrers = referrers[:TOP_REFERRERS]
     if len(referrers) > TOP_REFERRERS:  # the rest, from the totals already read
-        shown_count = sum(row["count"] for row in board.referrers)
-        shown_amount = sum(row["amount"] for row in board.referrers)
-        total_count = sum(row["count"] for row in rows)
-        total_amount = sum(row["amount"] or 0 for row in rows)
         board.referrers_others = {
-            "count": total_count - shown_count,
-            "amount": total_amount - shown_amount,
+            "count": pledges_count - sum(row["count"] for row in board.referrers),
+            "amount": pledges_minor - sum(row["amount"] for row in board.referrers),
         }
     board.recent = _recent(campaign)
     since = now - dt.timedelta(days=RECENT_DAYS)
@@ -253,20 +251,15 @@ def dashboard(campaign, *, today=None):
     board.follows = _counts(Follow.objects.filter(campaign=campaign), since)
 
     if board.pledged_days:
-        board.pledged_chart = line_chart(
+        board.pledged_chart = _running_total_chart(
             board.pledged_days,
             currency,
             title=_("Pledged over time"),
             description=_(
                 "Total pledged by day, from %(first)s to %(last)s: %(total)s from "
                 "%(supporters)s supporters."
-            )
-            % {
-                "first": date_format(board.pledged_days[0].day, "j F Y"),
-                "last": date_format(board.pledged_days[-1].day, "j F Y"),
-                "total": format_money(board.pledged_days[-1].total_minor, currency),
-                "supporters": sum(day.count for day in board.pledged_days),
-            },
+            ),
+            supporters=pledges_count,  # every row falls on a day of the chart (_spread)
         )
         board.daily_chart = bar_chart(
             board.daily,
@@ -275,21 +268,33 @@ def dashboard(campaign, *, today=None):
             % {"days": len(board.daily)},
         )
     if board.collected_days:
-        board.collected_chart = line_chart(
+        board.collected_chart = _running_total_chart(
             board.collected_days,
             currency,
             title=_("Collected over time"),
             description=_(
                 "Total collected from supporters' cards by day, from %(first)s to %(last)s: "
                 "%(total)s."
-            )
-            % {
-                "first": date_format(board.collected_days[0].day, "j F Y"),
-                "last": date_format(board.collected_days[-1].day, "j F Y"),
-                "total": format_money(board.collected_days[-1].total_minor, currency),
-            },
+            ),
         )
     return board
+
+
+def _running_total_chart(days, currency, *, title, description, **values):
+    """line_chart of `days`, its description filled with the first and last day, the total at
+    the end, and `values`."""
+    return line_chart(
+        days,
+        currency,
+        title=title,
+        description=description
+        % {
+            "first": date_format(days[0].day, "j F Y"),
+            "last": date_format(days[-1].day, "j F Y"),
+            "total": format_money(days[-1].total_minor, currency),
+            **values,
+        },
+    )
 
 
 # --- the charts --------------------------------------------------------------------------------
