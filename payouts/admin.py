@@ -183,17 +183,9 @@ class ReasonForm(forms.Form):
         self.fields["reason"].help_text = help_text
 
 
-class ReleaseForm(forms.Form):
-    note = forms.CharField(
-        label=_("Note"),
-        widget=_text_area(3),
-        required=False,
-        max_length=services.MAX_REASON_LENGTH,
-        help_text=_("Optional. Kept in the payout's history."),
-    )
+class NoteForm(forms.Form):
+    """An optional note (approving, releasing a hold)."""
 
-
-class ApproveForm(forms.Form):
     note = forms.CharField(
         label=_("Note"),
         widget=_text_area(3),
@@ -326,7 +318,7 @@ class PayoutDecisionButtons(DjangoObjectActions):
         if refused:
             return refused
         bank_transfer = payout.method == Method.BANK_TRANSFER
-        form = ApproveForm(_posted(request))
+        form = NoteForm(_posted(request))
         # This session's two-factor is passed to the service, which refuses and audits.
         passed_two_factor = session_passed_two_factor(request)
 
@@ -403,28 +395,42 @@ class PayoutDecisionButtons(DjangoObjectActions):
             },
         )
 
+    def _confirmed_decision(self, request, obj, name, *, form, service, done, page):
+        """A decision confirmed on admin/payouts/confirm_decision.html: on a valid POST,
+        `service(payout, by=, **form.cleaned_data)` (the form's fields are the service's
+        arguments) and `done` as the message; `page(payout)` gives the page's title, intro and
+        submit label."""
+        payout, refused = self._payout_for(request, obj, name)
+        if refused:
+            return refused
+        return self._decide(
+            request,
+            payout,
+            form=form,
+            run=lambda data: service(payout, by=request.user, **data),
+            done=lambda _payout: done,
+            page={"template": "admin/payouts/confirm_decision.html", **page(payout)},
+        )
+
     @action(
         label=_("Bank transfer failed"),
         description=_("The bank transfer you claimed could not be made: back to review"),
         button_type="a",
     )
     def bank_transfer_failed(self, request, obj):
-        payout, refused = self._payout_for(request, obj, "bank_transfer_failed")
-        if refused:
-            return refused
-        help_text = _("Emailed to the organizer and kept in the payout's history.")
-        return self._decide(
+        return self._confirmed_decision(
             request,
-            payout,
-            form=ReasonForm(_posted(request), help_text=help_text),
-            run=lambda data: services.bank_transfer_failed(
-                payout, by=request.user, reason=data["reason"]
+            obj,
+            "bank_transfer_failed",
+            form=ReasonForm(
+                _posted(request),
+                help_text=_("Emailed to the organizer and kept in the payout's history."),
             ),
-            done=lambda _payout: gettext(
+            service=services.bank_transfer_failed,
+            done=gettext(
                 "Recorded as failed: the money is back on the campaign and the payout in review."
             ),
-            page={
-                "template": "admin/payouts/confirm_decision.html",
+            page=lambda payout: {
                 "title": gettext("Bank transfer failed: %(amount)s") % {"amount": _money(payout)},
                 "intro": gettext(
                     "Say why the transfer could not be made (the bank refused it, the account "
@@ -435,29 +441,17 @@ class PayoutDecisionButtons(DjangoObjectActions):
             },
         )
 
-    def _reason_decision(self, request, obj, name, *, service, help_text, done, page):
-        """An action whose confirmation asks for a reason (reject, hold, waive the window):
-        `service(payout, by=, reason=)` runs on a valid POST."""
-        payout, refused = self._payout_for(request, obj, name)
-        if refused:
-            return refused
-        return self._decide(
-            request,
-            payout,
-            form=ReasonForm(_posted(request), help_text=help_text),
-            run=lambda data: service(payout, by=request.user, reason=data["reason"]),
-            done=lambda _payout: done,
-            page={"template": "admin/payouts/confirm_decision.html", **page(payout)},
-        )
-
     @action(label=_("Reject"), description=_("Refuse this payout request"), button_type="a")
     def reject(self, request, obj):
-        return self._reason_decision(
+        return self._confirmed_decision(
             request,
             obj,
             "reject",
+            form=ReasonForm(
+                _posted(request),
+                help_text=_("Emailed to the organizer and kept in the payout's history."),
+            ),
             service=services.reject_payout,
-            help_text=_("Emailed to the organizer and kept in the payout's history."),
             done=gettext("Rejected; the organizer is emailed your reason."),
             page=lambda payout: {
                 "title": gettext("Reject payout: %(amount)s") % {"amount": _money(payout)},
@@ -475,12 +469,15 @@ class PayoutDecisionButtons(DjangoObjectActions):
         button_type="a",
     )
     def hold(self, request, obj):
-        return self._reason_decision(
+        return self._confirmed_decision(
             request,
             obj,
             "hold",
+            form=ReasonForm(
+                _posted(request),
+                help_text=_("Shown to the organizer and kept in the payout's history."),
+            ),
             service=services.hold_payout,
-            help_text=_("Shown to the organizer and kept in the payout's history."),
             done=gettext("On hold until an admin releases it."),
             page=lambda payout: {
                 "title": gettext("Hold payout: %(amount)s") % {"amount": _money(payout)},
@@ -497,34 +494,16 @@ class PayoutDecisionButtons(DjangoObjectActions):
         label=_("Release hold"), description=_("Put this payout back in review"), button_type="a"
     )
     def release(self, request, obj):
-        payout, refused = self._payout_for(request, obj, "release")
-        if refused:
-            return refused
-        intro = gettext(
-            "The payout goes back in review and can be approved again. Releasing counts as "
-            "changing the payout: you cannot approve it afterwards."
-        )
-        if payout.hold_kind == Payout.HoldKind.ACCOUNT_UNVERIFIED:
-            intro = " ".join(
-                [
-                    gettext(
-                        "The platform held it because the organizer's payout account is not "
-                        "verified; it is released by itself once the account is, and refused "
-                        "before that."
-                    ),
-                    intro,
-                ]
-            )
-        return self._decide(
+        return self._confirmed_decision(
             request,
-            payout,
-            form=ReleaseForm(_posted(request)),
-            run=lambda data: services.release_payout(payout, by=request.user, note=data["note"]),
-            done=lambda _payout: gettext("Released: the payout is back in review."),
-            page={
-                "template": "admin/payouts/confirm_decision.html",
+            obj,
+            "release",
+            form=NoteForm(_posted(request)),
+            service=services.release_payout,
+            done=gettext("Released: the payout is back in review."),
+            page=lambda payout: {
                 "title": gettext("Release hold: %(amount)s") % {"amount": _money(payout)},
-                "intro": intro,
+                "intro": _release_intro(payout),
                 "submit_label": gettext("Release hold"),
             },
         )
@@ -535,12 +514,14 @@ class PayoutDecisionButtons(DjangoObjectActions):
         button_type="a",
     )
     def waive_review_window(self, request, obj):
-        return self._reason_decision(
+        return self._confirmed_decision(
             request,
             obj,
             "waive_review_window",
+            form=ReasonForm(
+                _posted(request), help_text=_("Kept in the payout's history, with your name.")
+            ),
             service=services.waive_review_window,
-            help_text=_("Kept in the payout's history, with your name."),
             done=gettext("Review window waived: another admin can approve the payout now."),
             page=lambda payout: {
                 "title": gettext("Waive review window: %(amount)s") % {"amount": _money(payout)},
@@ -553,6 +534,20 @@ class PayoutDecisionButtons(DjangoObjectActions):
                 "submit_label": gettext("Waive review window"),
             },
         )
+
+
+def _release_intro(payout):
+    intro = gettext(
+        "The payout goes back in review and can be approved again. Releasing counts as "
+        "changing the payout: you cannot approve it afterwards."
+    )
+    if payout.hold_kind != Payout.HoldKind.ACCOUNT_UNVERIFIED:
+        return intro
+    held_by_platform = gettext(
+        "The platform held it because the organizer's payout account is not verified; it is "
+        "released by itself once the account is, and refused before that."
+    )
+    return f"{held_by_platform} {intro}"
 
 
 def _posted(request):
