@@ -13,6 +13,9 @@ Everything is for staff holding community.moderate_community (the services check
 a superuser holds it.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -182,24 +185,107 @@ def with_other_reports(queryset):
     )
 
 
-class ReportDecisionButtons(DjangoObjectActions):
-    """Hide the comment, Mark as acted on, Dismiss: on an open report's page, for holders of
-    community.moderate_community. Each opens a confirmation page (GET) and decides (POST),
-    then goes back to the queue with a message; the service checks everything again."""
+def _confirmation_page(
+    modeladmin, request, *, target, form, run, done, success_url, template, page
+):
+    """A button's confirmation page (GET) and decision (POST): `run(target, cleaned_data)`,
+    then `success_url` with the `done` message; a DomainError shows on the form."""
+    back = reverse(
+        f"admin:{target._meta.app_label}_{target._meta.model_name}_change", args=[target.pk]
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            run(target, form.cleaned_data)
+        except DomainError as error:
+            field = error.field if error.field in form.fields else None
+            # The services call the hiding reason hide_reason (reports) or reason (comments).
+            if field is None and error.field == "hide_reason" and "reason" in form.fields:
+                field = "reason"
+            form.add_error(field, error.message)
+        else:
+            modeladmin.message_user(request, done, messages.SUCCESS)
+            return redirect(success_url or back)
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "opts": target._meta,
+        target._meta.model_name: target,
+        "form": form,
+        "back_url": back,
+        "media": modeladmin.media + form.media,
+        **page,
+    }
+    request.current_app = modeladmin.admin_site.name
+    return TemplateResponse(request, template, context)
 
-    change_actions = ["hide_the_comment", "act_on", "dismiss"]
 
-    ALLOWED = {
-        "hide_the_comment": lambda report: (
+@dataclass(frozen=True)
+class _Decision:
+    """One of a report's buttons: when it is offered, its form, the outcome it resolves the
+    report with, and its confirmation page's texts."""
+
+    allowed: Callable
+    form: type
+    outcome: str
+    done: str
+    title: str
+    intro: str
+    submit_label: str
+
+
+REPORT_DECISIONS = {
+    "hide_the_comment": _Decision(
+        allowed=lambda report: (
             report.status == Status.OPEN
             and report.comment_id is not None
             and not report.comment.is_hidden
         ),
-        "act_on": lambda report: (
+        form=HideReasonForm,
+        outcome=Status.ACTED_ON,
+        done=_("The comment is hidden, and its open reports are closed."),
+        title=_("Hide the comment"),
+        intro=_(
+            "The comment's text gives way to your reason on the campaign's page; its "
+            "replies stay. This report and the comment's other open reports are "
+            "closed as acted on."
+        ),
+        submit_label=_("Hide the comment"),
+    ),
+    "act_on": _Decision(
+        allowed=lambda report: (
             report.status == Status.OPEN and (report.comment_id is None or report.comment.is_hidden)
         ),
-        "dismiss": lambda report: report.status == Status.OPEN,
-    }
+        form=ResolutionForm,
+        outcome=Status.ACTED_ON,
+        done=_("The report is closed as acted on."),
+        title=_("Mark as acted on"),
+        intro=_(
+            "Close the report once what it reported was dealt with (for a campaign: "
+            "on the campaign's admin page, e.g. Unpublish)."
+        ),
+        submit_label=_("Mark as acted on"),
+    ),
+    "dismiss": _Decision(
+        allowed=lambda report: report.status == Status.OPEN,
+        form=ResolutionForm,
+        outcome=Status.DISMISSED,
+        done=_("The report is dismissed."),
+        title=_("Dismiss the report"),
+        intro=_(
+            "Nothing changes on the site; the report leaves the queue. Other reports "
+            "of the same thing stay open."
+        ),
+        submit_label=_("Dismiss"),
+    ),
+}
+
+
+class ReportDecisionButtons(DjangoObjectActions):
+    """Hide the comment, Mark as acted on, Dismiss (REPORT_DECISIONS): on an open report's
+    page, for holders of community.moderate_community. Each opens a confirmation page (GET)
+    and decides (POST), then goes back to the queue with a message; the service checks
+    everything again."""
+
+    change_actions = list(REPORT_DECISIONS)
 
     def get_change_actions(self, request, object_id, form_url):
         if not self.has_moderate_permission(request):
@@ -207,7 +293,7 @@ class ReportDecisionButtons(DjangoObjectActions):
         report = self._stored(object_id)
         if report is None:
             return []
-        return [name for name in self.change_actions if self.ALLOWED[name](report)]
+        return [name for name in self.change_actions if REPORT_DECISIONS[name].allowed(report)]
 
     @staticmethod
     def _stored(pk):
@@ -217,12 +303,12 @@ class ReportDecisionButtons(DjangoObjectActions):
             .first()
         )
 
-    def _decide(self, request, obj, name, *, form, run, done, page):
+    def _decide(self, request, obj, name):
         if not self.has_moderate_permission(request):
             raise PermissionDenied
+        decision = REPORT_DECISIONS[name]
         report = self._stored(obj.pk)
-        back = reverse("admin:community_report_change", args=[report.pk])
-        if not self.ALLOWED[name](report):
+        if not decision.allowed(report):
             self.message_user(
                 request,
                 gettext("Nothing was changed: the report is %(status)s.")
@@ -231,29 +317,28 @@ class ReportDecisionButtons(DjangoObjectActions):
                 else gettext("Nothing was changed: the comment is hidden already."),
                 messages.ERROR,
             )
-            return redirect(back)
-        if request.method == "POST" and form.is_valid():
-            try:
-                run(report, form.cleaned_data)
-            except DomainError as error:
-                field = error.field if error.field in form.fields else None
-                if field is None and error.field == "hide_reason" and "reason" in form.fields:
-                    field = "reason"
-                form.add_error(field, error.message)
-            else:
-                self.message_user(request, done, messages.SUCCESS)
-                return redirect("admin:community_report_changelist")
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": Report._meta,
-            "report": report,
-            "form": form,
-            "back_url": back,
-            "media": self.media + form.media,
-            **page,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/community/report_decision.html", context)
+            return redirect("admin:community_report_change", report.pk)
+        return _confirmation_page(
+            self,
+            request,
+            target=report,
+            form=decision.form(_posted(request)),
+            run=lambda report, data: reports.resolve_report(
+                report,
+                by=request.user,
+                outcome=decision.outcome,
+                note=data.get("note", ""),
+                hide_reason=data.get("reason", ""),
+            ),
+            done=decision.done,
+            success_url=reverse("admin:community_report_changelist"),
+            template="admin/community/report_decision.html",
+            page={
+                "title": decision.title,
+                "intro": decision.intro,
+                "submit_label": decision.submit_label,
+            },
+        )
 
     @action(
         label=_("Hide the comment"),
@@ -261,25 +346,7 @@ class ReportDecisionButtons(DjangoObjectActions):
         button_type="a",
     )
     def hide_the_comment(self, request, obj):
-        return self._decide(
-            request,
-            obj,
-            "hide_the_comment",
-            form=HideReasonForm(_posted(request)),
-            run=lambda report, data: reports.resolve_report(
-                report, by=request.user, outcome=Status.ACTED_ON, hide_reason=data["reason"]
-            ),
-            done=gettext("The comment is hidden, and its open reports are closed."),
-            page={
-                "title": gettext("Hide the comment"),
-                "intro": gettext(
-                    "The comment's text gives way to your reason on the campaign's page; its "
-                    "replies stay. This report and the comment's other open reports are "
-                    "closed as acted on."
-                ),
-                "submit_label": gettext("Hide the comment"),
-            },
-        )
+        return self._decide(request, obj, "hide_the_comment")
 
     @action(
         label=_("Mark as acted on"),
@@ -287,24 +354,7 @@ class ReportDecisionButtons(DjangoObjectActions):
         button_type="a",
     )
     def act_on(self, request, obj):
-        return self._decide(
-            request,
-            obj,
-            "act_on",
-            form=ResolutionForm(_posted(request)),
-            run=lambda report, data: reports.resolve_report(
-                report, by=request.user, outcome=Status.ACTED_ON, note=data["note"]
-            ),
-            done=gettext("The report is closed as acted on."),
-            page={
-                "title": gettext("Mark as acted on"),
-                "intro": gettext(
-                    "Close the report once what it reported was dealt with (for a campaign: "
-                    "on the campaign's admin page, e.g. Unpublish)."
-                ),
-                "submit_label": gettext("Mark as acted on"),
-            },
-        )
+        return self._decide(request, obj, "act_on")
 
     @action(
         label=_("Dismiss"),
@@ -312,24 +362,7 @@ class ReportDecisionButtons(DjangoObjectActions):
         button_type="a",
     )
     def dismiss(self, request, obj):
-        return self._decide(
-            request,
-            obj,
-            "dismiss",
-            form=ResolutionForm(_posted(request)),
-            run=lambda report, data: reports.resolve_report(
-                report, by=request.user, outcome=Status.DISMISSED, note=data["note"]
-            ),
-            done=gettext("The report is dismissed."),
-            page={
-                "title": gettext("Dismiss the report"),
-                "intro": gettext(
-                    "Nothing changes on the site; the report leaves the queue. Other reports "
-                    "of the same thing stay open."
-                ),
-                "submit_label": gettext("Dismiss"),
-            },
-        )
+        return self._decide(request, obj, "dismiss")
 
 
 class ReportStatusFilter(admin.SimpleListFilter):
@@ -593,27 +626,17 @@ class CommentButtons(DjangoObjectActions):
     def _comment_page(self, request, obj, *, form, run, done, page):
         if not self.has_moderate_permission(request):
             raise PermissionDenied
-        comment = Comment.objects.select_related("campaign", "author").get(pk=obj.pk)
-        back = reverse("admin:community_comment_change", args=[comment.pk])
-        if request.method == "POST" and form.is_valid():
-            try:
-                run(comment, form.cleaned_data)
-            except DomainError as error:
-                form.add_error(error.field if error.field in form.fields else None, error.message)
-            else:
-                self.message_user(request, done, messages.SUCCESS)
-                return redirect(back)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": Comment._meta,
-            "comment": comment,
-            "form": form,
-            "back_url": back,
-            "media": self.media + form.media,
-            **page,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/community/comment_decision.html", context)
+        return _confirmation_page(
+            self,
+            request,
+            target=Comment.objects.select_related("campaign", "author").get(pk=obj.pk),
+            form=form,
+            run=run,
+            done=done,
+            success_url=None,  # back to the comment's page
+            template="admin/community/comment_decision.html",
+            page=page,
+        )
 
     @action(label=_("Hide"), description=_("Hide this comment with a reason"), button_type="a")
     def hide(self, request, obj):
