@@ -80,16 +80,25 @@ def _render_text(template_name, context):
 def render_email_html(name, context, *, subject, body_text):
     """The HTML alternative of email `name`: its own _body.html template when it has one, or
     the plain-text body in the layout (escaped; paragraphs, line breaks and links kept)."""
-    context = {
+    context = _html_context(context, subject)
+    try:
+        return render_to_string(f"emails/{name}_body.html", context)
+    except TemplateDoesNotExist:
+        pass
+    return _in_layout(context, body_text)
+
+
+def _html_context(context, subject):
+    return {
         "SITE_URL": settings.SITE_URL,
         "LANGUAGE_CODE": translation.get_language() or settings.LANGUAGE_CODE,
         **context,
         "subject": subject,
     }
-    try:
-        return render_to_string(f"emails/{name}_body.html", context)
-    except TemplateDoesNotExist:
-        pass
+
+
+def _in_layout(context, body_text):
+    """The plain-text body set in emails/layout.html (its HTML context from _html_context)."""
     # A plain str (never marked safe): the layout escapes what a campaign title or a member's
     # name may hold.
     plain_text = "".join(["", body_text])
@@ -139,16 +148,9 @@ def queue_rendered(key, to, name, *, subject, body_text, body_html="", holds_sec
     emails, members.adapter); without its own HTML it gets the text in the site's layout.
     holds_secret: the body holds a one-time link (password reset, confirmation): the admin
     never shows it, and it is removed once sent (nobody needs it after; nobody may use it)."""
+    _check_key_and_recipient(key, to)
     if not body_html:
-        body_html = render_to_string(
-            "emails/layout.html",
-            {
-                "SITE_URL": settings.SITE_URL,
-                "LANGUAGE_CODE": translation.get_language() or settings.LANGUAGE_CODE,
-                "subject": subject,
-                "body_text": "".join(["", body_text]),
-            },
-        )
+        body_html = _in_layout(_html_context({}, subject), body_text)
     return _store(
         key,
         to,
@@ -168,7 +170,8 @@ def _check_key_and_recipient(key, to):
 
 
 def _store(key, to, name, **fields):
-    _check_key_and_recipient(key, to)
+    """Insert the email (key and recipient checked by the caller) and send it after commit;
+    (OutboundEmail, created)."""
     try:
         with transaction.atomic():
             email = OutboundEmail.objects.create(key=key, to=to, template=name, **fields)
