@@ -28,6 +28,7 @@ from django.utils.http import base36_to_int, int_to_base36
 COOKIE_NAME = "gs_referrals"
 COOKIE_SALT = "groundswell.referrals"
 REFERRAL_DAYS = 30
+REFERRAL_SECONDS = REFERRAL_DAYS * 86_400
 # A visitor who clicks through many campaigns keeps the most recent ones only (the cookie stays
 # well under browsers' 4 KB: at most 10 × (80 + 64 + 64 + 13) characters and the signature).
 MAX_CAMPAIGNS = 10
@@ -94,7 +95,7 @@ def remember(request, response, slug, *, now=None):
             for key, touch in kept
         ),
         salt=COOKIE_SALT,
-        max_age=REFERRAL_DAYS * 86_400,
+        max_age=REFERRAL_SECONDS,
         domain=settings.SESSION_COOKIE_DOMAIN,
         secure=settings.SESSION_COOKIE_SECURE,
         httponly=True,
@@ -120,21 +121,33 @@ def for_pledge(request, campaign, *, now=None):
 def _read(request, now=None):
     """The still valid, well-formed touches in the request's cookie ({} if it is not ours)."""
     value = request.get_signed_cookie(
-        COOKIE_NAME, default="", salt=COOKIE_SALT, max_age=REFERRAL_DAYS * 86_400
+        COOKIE_NAME, default="", salt=COOKIE_SALT, max_age=REFERRAL_SECONDS
     )
     now = time.time() if now is None else now
-    oldest = now - REFERRAL_DAYS * 86_400
     kept = {}
     for part in value.split(_TOUCHES)[-MAX_CAMPAIGNS:] if value else ():
-        fields = part.split(_FIELDS)
-        if len(fields) != 4:
-            continue
-        slug, ref, source, at = fields
-        if not (SLUG.fullmatch(slug) and at.isascii() and at.isdigit()):
-            continue
-        if not oldest <= int(at) <= now + 60:
-            continue
-        if all(not v or TOKEN.fullmatch(v) for v in (ref, source)) and (ref or source):
-            kept.pop(slug, None)
-            kept[slug] = {"ref": ref, "source": source, "at": int(at)}
+        touch = _parse_touch(part, oldest=now - REFERRAL_SECONDS, newest=now + 60)
+        if touch is not None:
+            slug = touch.pop("slug")
+            kept.pop(slug, None)  # a slug given twice: the later touch, in its place
+            kept[slug] = touch
     return kept
+
+
+def _parse_touch(part, *, oldest, newest):
+    """One "slug~ref~source~at" as {slug, ref, source, at}, or None: not well-formed, with
+    neither a ref nor a source, or made outside [oldest, newest]."""
+    fields = part.split(_FIELDS)
+    if len(fields) != 4:
+        return None
+    slug, ref, source, at = fields
+    well_formed = (
+        SLUG.fullmatch(slug)
+        and at.isascii()
+        and at.isdigit()
+        and (ref or source)
+        and all(not v or TOKEN.fullmatch(v) for v in (ref, source))
+    )
+    if not well_formed or not oldest <= int(at) <= newest:
+        return None
+    return {"slug": slug, "ref": ref, "source": source, "at": int(at)}
