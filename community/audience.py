@@ -26,6 +26,12 @@ def supporting_pledges(campaign):
     return Pledge.objects.filter(campaign=campaign, status__in=SUPPORTING_STATUSES)
 
 
+def supports(campaign):
+    """Whether the member of the outer query (OuterRef("pk")) supports `campaign`: an
+    expression to filter or annotate members with."""
+    return Exists(supporting_pledges(campaign).filter(supporter=OuterRef("pk")))
+
+
 def is_supporter(member, campaign):
     if not member.is_authenticated:
         return False
@@ -44,13 +50,19 @@ def supporter_ids(campaign, member_ids):
     )
 
 
+def _co_organizers(campaign):
+    return campaign.collaborators.filter(accepted_at__isnull=False, member__isnull=False)
+
+
+def co_organizes(campaign):
+    """Whether the member of the outer query (OuterRef("pk")) is an accepted co-organizer of
+    `campaign` (the organizer is campaign.organizer_id): an expression, like supports."""
+    return Exists(_co_organizers(campaign).filter(member=OuterRef("pk")))
+
+
 def team_ids(campaign):
     """The organizer and accepted co-organizers (one query)."""
-    ids = set(
-        campaign.collaborators.filter(accepted_at__isnull=False, member__isnull=False).values_list(
-            "member_id", flat=True
-        )
-    )
+    ids = set(_co_organizers(campaign).values_list("member_id", flat=True))
     ids.add(campaign.organizer_id)
     return ids
 
@@ -67,15 +79,12 @@ def can_read_supporters_only(member, campaign):
 
 def supporters(campaign):
     """Members supporting `campaign`, as a queryset of members."""
-    Member = get_user_model()
-    return Member.objects.filter(
-        Exists(supporting_pledges(campaign).filter(supporter=OuterRef("pk")))
-    )
+    return get_user_model().objects.filter(supports(campaign))
 
 
 def supporters_or_followers(campaign):
-    Member = get_user_model()
-    return Member.objects.filter(
-        Exists(supporting_pledges(campaign).filter(supporter=OuterRef("pk")))
-        | Q(follows__campaign=campaign)
-    ).distinct()
+    return (
+        get_user_model()
+        .objects.filter(supports(campaign) | Q(follows__campaign=campaign))
+        .distinct()
+    )

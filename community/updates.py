@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Case, Count, Exists, F, Max, OuterRef, Q, When, Window
+from django.db.models import Case, Count, F, Max, Q, When, Window
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,10 +27,11 @@ from campaigns.images import MASTER_FORMATS, MASTER_MAX_SIDE
 from campaigns.models import Campaign
 from campaigns.rendering import render_story
 from community.audience import (
+    co_organizes,
     is_team,
     supporters,
     supporters_or_followers,
-    supporting_pledges,
+    supports,
 )
 from community.models import Update
 from community.notifications import Kind, members_who_want, notify, site_url
@@ -84,8 +85,8 @@ def _require_public(campaign):
 def viewer_standing(campaign, viewer):
     """(is on the team, may read supporters-only updates) for `viewer`, in at most one query.
 
-    The same rule as community.audience.is_team / can_read_supporters_only, asked in a single
-    query so a page showing updates stays at a fixed number of queries.
+    community.audience.is_team / can_read_supporters_only, with their expressions asked in a
+    single query so a page showing updates stays at a fixed number of queries.
     """
     if not viewer.is_authenticated:
         return False, False
@@ -95,18 +96,16 @@ def viewer_standing(campaign, viewer):
     row = (
         Member.objects.filter(pk=viewer.pk)
         .annotate(
-            on_team=Exists(
-                campaign.collaborators.filter(member=OuterRef("pk"), accepted_at__isnull=False)
-            ),
-            supports=Exists(supporting_pledges(campaign).filter(supporter=OuterRef("pk"))),
+            on_team=co_organizes(campaign),
+            supports=supports(campaign),
         )
         .values_list("on_team", "supports")
         .first()
     )
     if row is None:
         return False, False
-    on_team, supports = row
-    return bool(on_team), bool(on_team or supports)
+    on_team, supporter = row
+    return bool(on_team), bool(on_team or supporter)
 
 
 def public_now(moment=None):
@@ -478,7 +477,7 @@ def _email_audience(update, members, *, claim=None):
     recipients = (
         members_who_want(members, Kind.UPDATES)
         .exclude(pk=update.author_id)
-        .annotate(supports=Exists(supporting_pledges(campaign).filter(supporter=OuterRef("pk"))))
+        .annotate(supports=supports(campaign))
         # notify reads each member's settings: fetched in the same query.
         .select_related("notification_settings")
         .order_by("pk")
