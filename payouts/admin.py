@@ -27,6 +27,7 @@ Refunds are listed read-only too; holders of payouts.refund_pledge refund a coll
 from there ("Refund a pledge": find it, then a confirmation page; RefundAdmin).
 """
 
+import dataclasses
 import uuid
 
 from django import forms
@@ -738,7 +739,9 @@ class PayoutAdmin(PayoutDecisionButtons, ReadOnlyAdmin):
     readonly_fields = [name for _title, options in fieldsets for name in options["fields"]]
 
     def get_queryset(self, request):
-        return with_available(super().get_queryset(request))
+        # The organizer and their payout account: the list's columns and the review page's.
+        queryset = super().get_queryset(request).select_related(*self.list_select_related)
+        return with_available(queryset)
 
     def get_fieldsets(self, request, obj=None):
         if obj is None or obj.status not in Payout.IN_REVIEW_STATUSES:
@@ -755,17 +758,17 @@ class PayoutAdmin(PayoutDecisionButtons, ReadOnlyAdmin):
             }
         return super().changelist_view(request, extra_context)
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        payout = self.get_object(request, object_id)
-        if payout is not None and self.has_view_permission(request, payout):
-            in_review = payout.status in Payout.IN_REVIEW_STATUSES
-            extra_context = {
-                **(extra_context or {}),
-                "title": gettext("Review payout") if in_review else gettext("Payout"),
-                "review": payout_review(payout),
-                "claim_note": claim_note(payout, request.user),
-            }
-        return super().change_view(request, object_id, form_url, extra_context)
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # The payout the admin has just read and allowed this member to view: reading it again
+        # in change_view would cost its queries twice.
+        in_review = obj.status in Payout.IN_REVIEW_STATUSES
+        context = {
+            **context,
+            "title": gettext("Review payout") if in_review else gettext("Payout"),
+            "review": payout_review(obj),
+            "claim_note": claim_note(obj, request.user),
+        }
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     # --- columns and read-only displays ---
     @admin.display(description=_("campaign"), ordering="campaign__title")
@@ -849,13 +852,21 @@ class PayoutAdmin(PayoutDecisionButtons, ReadOnlyAdmin):
         return gettext("Ended on %(ends)s.") % {"ends": ends}
 
 
+def available_for(payout, breakdown):
+    """payout_breakdown(campaign, exclude_payout=payout).available (what approving the payout
+    checks), from the campaign's breakdown without reading it again: an open request's own
+    amount is part of `requested`."""
+    requested = breakdown.requested
+    if payout.status in selectors.NOT_YET_POSTED_STATUSES:
+        requested -= payout.amount_minor
+    return dataclasses.replace(breakdown, requested=requested).available
+
+
 def payout_review(payout):
     """What a payout's page shows beside its fields (templates/admin/payouts/payout/)."""
-    from pledges.models import Pledge
-
     campaign = payout.campaign
     organizer = campaign.organizer
-    account = services.payout_account_for(organizer)
+    account = _payout_account(organizer)
     breakdown = selectors.payout_breakdown(campaign)
     in_review = payout.status in Payout.IN_REVIEW_STATUSES
     receipts = list(payout.receipts.select_related("payout").order_by("id"))
@@ -872,11 +883,7 @@ def payout_review(payout):
         "account": account,
         "account_warnings": account_warnings(payout, account) if in_review else [],
         "breakdown": breakdown,
-        "available_for_payout": (
-            selectors.payout_breakdown(campaign, exclude_payout=payout).available
-            if in_review
-            else None
-        ),
+        "available_for_payout": available_for(payout, breakdown) if in_review else None,
         "allocations": list(payout.allocations.select_related("budget_item").order_by("id")),
         "receipts": [(receipt, receipt_url(receipt)) for receipt in receipts],
         "refund_rate": selectors.refund_rate(campaign),
