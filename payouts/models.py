@@ -76,6 +76,12 @@ class PayoutAccount(models.Model):
         return self.verification == self.Verification.VERIFIED
 
     @property
+    def is_set_up(self):
+        """There is somewhere to pay into: a bank account, or a Connect account opened (verified
+        or not). Before that, no payout can be requested."""
+        return self.method != self.Method.STRIPE_CONNECT or bool(self.stripe_account_id)
+
+    @property
     def masked_iban(self):
         """The IBAN as people may see it: country, check digits and the last four."""
         return mask_iban(self.iban)

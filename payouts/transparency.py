@@ -179,8 +179,6 @@ def ledger_lines(campaign):
     `moved_minor` (what it did to the campaign's account: positive in, negative out) and, for
     contributions, the pledge's `pledge_anonymous`, `pledge_public_name` and
     `supporter_display_name`. Never the supporter's email."""
-    from pledges.models import Pledge
-
     moved = (
         Entry.objects.filter(
             transaction=OuterRef("pk"),

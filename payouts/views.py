@@ -25,7 +25,7 @@ from payouts import services
 from payouts.forms import BankAccountForm, PayoutRequestForm
 from payouts.models import Payout, PayoutAccount
 from payouts.selectors import payout_breakdown, payouts_for
-from payouts.transparency import MONEY_PAGE_STATUSES
+from payouts.transparency import has_money_page
 
 Verification = PayoutAccount.Verification
 WHEN = "j M Y, H:i"
@@ -81,9 +81,7 @@ def requirements_in_words(codes):
 
 def _verification_words(account):
     """A sentence saying where the account stands and what happens to payouts."""
-    if account is None or (
-        account.method == PayoutAccount.Method.STRIPE_CONNECT and not account.stripe_account_id
-    ):
+    if account is None or not account.is_set_up:
         return gettext(
             "You have no payout account yet. Set one up before you request a payout: it is "
             "where the money goes."
@@ -343,7 +341,7 @@ def campaign_payouts(request, pk):
             "is_owner": is_owner,
             "payable": payable,
             "can_request": is_owner and payable and breakdown.available > 0,
-            "has_money_page": campaign.status in MONEY_PAGE_STATUSES,
+            "has_money_page": has_money_page(campaign),
         },
     )
 
@@ -368,10 +366,7 @@ def _only_the_organizer(request, campaign, message=None):
 def _why_no_form(campaign, payout_account, breakdown):
     """(reason, whether to link to the account page) when a request cannot be made now, the
     same checks request_payout makes first, so the page does not offer a form that fails."""
-    if payout_account is None or (
-        payout_account.method == PayoutAccount.Method.STRIPE_CONNECT
-        and not payout_account.stripe_account_id
-    ):
+    if payout_account is None or not payout_account.is_set_up:
         return (
             gettext("Set up your payout account first: that is where the money will go."),
             True,
