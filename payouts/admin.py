@@ -52,7 +52,7 @@ from core.models import AuditEvent, record
 from core.money import format_money
 from ledger.models import Account, Entry
 from members.two_factor import is_enrolled, session_passed_two_factor
-from payouts import refunds, selectors, services
+from payouts import concerns, refunds, selectors, services
 from payouts.models import Payout, PayoutAccount, Refund
 from payouts.refund_views import (
     RefundForm,
@@ -895,11 +895,7 @@ def payout_review(payout):
             .order_by("id")
         ),
         # Raised by supporters during the review window; hidden ones too, marked.
-        "concerns": list(
-            payout.concerns.select_related("author", "answered_by", "hidden_by").order_by(
-                "created_at", "id"
-            )
-        ),
+        "concerns": list(concerns.concerns_for(payout, include_hidden=True)),
         "history": list(history),
     }
 
