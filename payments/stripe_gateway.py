@@ -316,33 +316,7 @@ class StripeGateway:
             return [_refund(item.to_dict()) for item in page.auto_paging_iter()]
 
     def list_refunds(self, *, created_gte=None):
-        since = None
-        params: dict[str, Any] = {"limit": _PAGE_SIZE}
-        if created_gte is not None:
-            if created_gte.tzinfo is None:
-                raise ValueError("created_gte must be an aware datetime")
-            since = int(created_gte.timestamp())  # Stripe's times are whole seconds
-            if "refunds.created" not in self._refused_parameters:
-                params["created"] = {"gte": since}
-        with _translated_errors():
-            try:
-                first_page = self._v1.refunds.list(params=params)
-            except stripe.InvalidRequestError as exc:
-                if "created" not in params or not _refuses_parameter(exc, "created"):
-                    raise
-                # The provider cannot filter refunds by time: filter here instead.
-                logger.warning("the payment provider refuses created[gte] on refunds")
-                self._refused_parameters.add("refunds.created")
-                del params["created"]
-                first_page = self._v1.refunds.list(params=params)
-        return self._each_refund(first_page, since)
-
-    def _each_refund(self, first_page, since):
-        with _translated_errors():
-            for item in first_page.auto_paging_iter():
-                refund = item.to_dict()
-                if since is None or refund["created"] >= since:
-                    yield _refund(refund)
+        return self._list_since("refunds", self._v1.refunds, _refund, created_gte)
 
     # --- Stripe Connect -------------------------------------------------------------------
 
@@ -421,32 +395,35 @@ class StripeGateway:
             return [_transfer(item.to_dict()) for item in found.auto_paging_iter()]
 
     def list_transfers(self, *, created_gte=None):
+        return self._list_since(
+            "transfers", self._v1.transfers, _transfer, created_gte, connect=True
+        )
+
+    def _list_since(self, name, resource, convert, created_gte, *, connect=False):
+        """`resource`'s objects created at or after `created_gte` (all without it), converted,
+        page after page as the iterator is consumed; the first page is asked for now. Where
+        the provider refuses the `created` filter by name (localstripe), it is applied here
+        instead, and not sent again for this resource."""
         since = None
         params: dict[str, Any] = {"limit": _PAGE_SIZE}
+        refused = f"{name}.created"
         if created_gte is not None:
             if created_gte.tzinfo is None:
                 raise ValueError("created_gte must be an aware datetime")
-            since = int(created_gte.timestamp())
-            if "transfers.created" not in self._refused_parameters:
+            since = int(created_gte.timestamp())  # Stripe's times are whole seconds
+            if refused not in self._refused_parameters:
                 params["created"] = {"gte": since}
-        with _translated_errors(connect=True):
+        with _translated_errors(connect=connect):
             try:
-                first_page = self._v1.transfers.list(params=params)
+                first_page = resource.list(params=params)
             except stripe.InvalidRequestError as exc:
                 if "created" not in params or not _refuses_parameter(exc, "created"):
                     raise
-                logger.warning("the payment provider refuses created[gte] on transfers")
-                self._refused_parameters.add("transfers.created")
+                logger.warning("the payment provider refuses created[gte] on %s", name)
+                self._refused_parameters.add(refused)
                 del params["created"]
-                first_page = self._v1.transfers.list(params=params)
-        return self._each_transfer(first_page, since)
-
-    def _each_transfer(self, first_page, since):
-        with _translated_errors(connect=True):
-            for item in first_page.auto_paging_iter():
-                transfer = item.to_dict()
-                if since is None or transfer["created"] >= since:
-                    yield _transfer(transfer)
+                first_page = resource.list(params=params)
+        return _each_since(first_page, since, convert, connect=connect)
 
     def reverse_transfer(self, transfer_id, *, amount_minor, idempotency_key, metadata=None):
         params = {"amount": int(amount_minor), "metadata": _string_values(metadata)}
@@ -663,6 +640,15 @@ _EPOCH = datetime.fromtimestamp(0, tz=UTC)
 
 def _time(timestamp) -> datetime | None:
     return datetime.fromtimestamp(timestamp, tz=UTC) if isinstance(timestamp, int) else None
+
+
+def _each_since(first_page, since, convert, *, connect=False):
+    """The list's objects, page after page, created at or after `since` (all when None)."""
+    with _translated_errors(connect=connect):
+        for item in first_page.auto_paging_iter():
+            found = item.to_dict()
+            if since is None or found["created"] >= since:
+                yield convert(found)
 
 
 def _refuses_parameter(exc: stripe.InvalidRequestError, name: str) -> bool:
