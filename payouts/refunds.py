@@ -173,17 +173,9 @@ def coverable_minor(campaign_id):
     """What refunds of the campaign can be paid from without the platform's money: its
     account's balance and what its paid Connect transfers could still give back."""
     balance = ledger_selectors.campaign_balances(campaign_id)[Account.Kind.CAMPAIGN]
-    reversible = 0
-    paid = Payout.objects.filter(
-        campaign_id=campaign_id,
-        status=Payout.Status.PAID,
-        method=PayoutAccount.Method.STRIPE_CONNECT,
-    ).exclude(transfer_id="")
-    for payout in paid:
-        pending = payout.reversals.filter(status=PayoutReversal.Status.PENDING).aggregate(
-            total=Sum("amount_minor")
-        )["total"]
-        reversible += max(0, payout.amount_minor - _reversed_in_ledger(payout) - (pending or 0))
+    reversible = sum(
+        max(0, _left_to_reverse(payout)) for payout in _paid_connect_payouts(campaign_id)
+    )
     return max(0, balance) + reversible
 
 
@@ -406,21 +398,10 @@ def plan_reversals(refund):
     )
     shortfall = min(-balance - claimed, refund.amount_minor)
     planned = []
-    paid = Payout.objects.filter(
-        campaign_id=campaign_id,
-        status=Payout.Status.PAID,
-        method=PayoutAccount.Method.STRIPE_CONNECT,
-    ).exclude(transfer_id="")
-    for payout in paid.order_by("-paid_at", "-id"):
+    for payout in _paid_connect_payouts(campaign_id).order_by("-paid_at", "-id"):
         if shortfall <= 0:
             break
-        taken = _reversed_in_ledger(payout) + (
-            payout.reversals.filter(status=PayoutReversal.Status.PENDING).aggregate(
-                total=Sum("amount_minor")
-            )["total"]
-            or 0
-        )
-        amount = min(shortfall, payout.amount_minor - taken)
+        amount = min(shortfall, _left_to_reverse(payout))
         if amount <= 0:
             continue
         planned.append(
@@ -496,6 +477,23 @@ def _record_reversal(claim, reversal):
             reversed_minor=F("reversed_minor") + reversal.amount_minor
         )
         record(refund, action="refund:transfer_reversed", note=reversal.id)
+
+
+def _paid_connect_payouts(campaign_id):
+    """The campaign's paid Connect payouts with a transfer: what a refund can take back from."""
+    return Payout.objects.filter(
+        campaign_id=campaign_id,
+        status=Payout.Status.PAID,
+        method=PayoutAccount.Method.STRIPE_CONNECT,
+    ).exclude(transfer_id="")
+
+
+def _left_to_reverse(payout):
+    """What of the payout's transfer neither a recorded reversal nor a pending claim takes."""
+    pending = payout.reversals.filter(status=PayoutReversal.Status.PENDING).aggregate(
+        total=Sum("amount_minor")
+    )["total"]
+    return payout.amount_minor - _reversed_in_ledger(payout) - (pending or 0)
 
 
 def _reversed_in_ledger(payout):
