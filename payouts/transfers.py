@@ -77,7 +77,6 @@ def send_transfer(payout_id, *, gateway=None, now=None):
         problem = _short_since_approval(payout)
         if problem:
             return services.record_failed(payout, error=problem)
-    if made is None:
         try:
             made = gateway.create_transfer(
                 amount_minor=payout.amount_minor,
