@@ -273,9 +273,7 @@ def request_payout(
             field="receipts",
         )
     account = payout_account_for(by)
-    if account is None or (
-        account.method == PayoutAccount.Method.STRIPE_CONNECT and not account.stripe_account_id
-    ):
+    if account is None or not account.is_set_up:
         raise PayoutError(
             _("Set up your payout account first: that is where the money will go."),
             code="no_payout_account",
